@@ -1,0 +1,67 @@
+"""Sessions: ``nox -s tests`` (the CI gate) and ``nox -s microbench`` (pytest-benchmark suites)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _local_torch_wheel() -> tuple[str, str] | None:
+    """(version, folder) of a torch wheel in pip's find-links folders, if there is one.
+
+    Some machines keep a CPU build of torch in a local find-links folder. uv does not read pip's
+    configuration, and an unpinned torch would resolve to a multi-GB CUDA build, so the local
+    wheel is pinned explicitly when it exists.
+    """
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=30
+        ).stdout
+        folders += [v for k, v in re.findall(r"^([\w.:-]*find-links)='([^']*)'", out, re.M)]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for folder in folders:
+        path = Path(folder.removeprefix("file://"))
+        wheels = sorted(path.glob("torch-*.whl")) if path.is_dir() else []
+        if wheels:
+            return wheels[-1].name.split("-")[1], str(path)
+    return None
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    """Install torch (the local CPU wheel when there is one), then vaebench with ``extras``."""
+    local = _local_torch_wheel()
+    if local:
+        version, folder = local
+        session.install(f"torch=={version}", "--find-links", folder)
+    target = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", target, *(["--find-links", local[1]] if local else []))
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (the CI gate)."""
+    install_project(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def microbench(session: nox.Session) -> None:
+    """Run the pytest-benchmark suites in benchmarks/ and save JSON under .benchmarks/."""
+    install_project(session, "test")
+    session.run(
+        "pytest", "benchmarks", "--benchmark-only", "--benchmark-autosave", "--benchmark-columns=min,median,max",
+        *session.posargs,
+    )

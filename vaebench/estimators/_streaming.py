@@ -1,0 +1,101 @@
+"""The chunked sample loop shared by the Monte Carlo estimators.
+
+Samples are drawn K_chunk at a time, all data points at once, so that the largest intermediate
+(``[K_chunk, B, D]`` inside the likelihood) has a fixed size whatever K is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from vaebench.base import Estimate
+from vaebench.ops import StreamingLogMeanExp, chunk_sizes
+from vaebench.sampling import resolve_generator, sample
+from vaebench.validation import check_chunk_size, check_proposal
+
+__all__ = ["resolve_chunk_size", "model_proposal", "log_weight_chunks", "importance_estimate"]
+
+# Elements in the largest per-chunk intermediate: small enough to stay in cache-friendly sizes on
+# a CPU, large enough to amortise kernel launches on a GPU.
+_CHUNK_BUDGET = {"cpu": 2**20, "cuda": 2**25}
+
+
+def resolve_chunk_size(chunk_size: Any, x: Tensor, latent_dim: int) -> int:
+    """The user's ``chunk_size``, or a default that bounds the per-chunk memory."""
+    chunk = check_chunk_size(chunk_size)
+    if chunk is not None:
+        return chunk
+    budget = _CHUNK_BUDGET.get(x.device.type, _CHUNK_BUDGET["cuda"])
+    return max(1, budget // (x.shape[0] * max(x.shape[1], latent_dim)))
+
+
+def model_proposal(model: Any, x: Tensor, proposal: Distribution | None) -> Distribution:
+    """``proposal`` if given, else the model's encoder q(z | x); validated against ``x``."""
+    if proposal is None:
+        make = getattr(model, "proposal", None)
+        if make is None:
+            raise ValueError(
+                f"{type(model).__name__} has no encoder (no proposal(x) method); pass proposal= "
+                "a distribution over z with batch shape [B]"
+            )
+        proposal = make(x)
+    return check_proposal(proposal, x, model)
+
+
+def log_weight_chunks(
+    model: Any,
+    x: Tensor,
+    num_samples: int,
+    *,
+    proposal: Distribution | None,
+    generator: torch.Generator | None,
+    chunk_size: Any = None,
+    likelihood_only: bool = False,
+) -> Iterator[Tensor]:
+    """Yield log w = log p(x | z) + log p(z) − log q(z | x) in chunks ``[k, B]``, z ~ q.
+
+    With ``proposal=None`` z is drawn from the prior and log w = log p(x | z) (the ratio
+    p(z) / q(z) is identically one and is not computed); ``likelihood_only`` yields
+    log p(x | z) for z ~ q (for estimators that handle the prior term in closed form).
+    """
+    prior = model.prior
+    batch = x.shape[0]
+    g = resolve_generator(generator, x.device)
+    chunk = resolve_chunk_size(chunk_size, x, prior.event_shape.numel())
+    for k in chunk_sizes(num_samples, chunk):
+        if proposal is None:
+            z = sample(prior, (k, batch), g)
+            log_w = model.log_likelihood(x, z)
+        else:
+            z = sample(proposal, (k,), g)
+            log_w = model.log_likelihood(x, z)
+            if not likelihood_only:
+                log_w = log_w + (prior.log_prob(z) - proposal.log_prob(z))
+        if tuple(log_w.shape) != (k, batch):
+            raise ValueError(
+                f"{type(model).__name__}.log_likelihood returned shape {list(log_w.shape)} for z of shape "
+                f"{list(z.shape)}; the model contract requires [K, B] = [{k}, {batch}]"
+            )
+        yield log_w
+
+
+def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_weights: bool) -> Estimate:
+    """Reduce a stream of log weights to log p̂ = log mean w, with ESS and delta-method SE."""
+    acc = StreamingLogMeanExp()
+    kept: list[Tensor] = []
+    for log_w in chunks:
+        acc.update(log_w)
+        if keep_log_weights:
+            kept.append(log_w)
+    return Estimate(
+        log_px=acc.log_mean(),
+        log_weights=torch.cat(kept) if keep_log_weights else None,
+        ess=acc.ess(),
+        stderr=acc.stderr(),
+        num_samples=num_samples,
+    )

@@ -1,0 +1,48 @@
+"""Models with known log p(x), and a by-name catalogue for the CLI and sweeps."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from vaebench.models.gaussian import as_multivariate_normal, chi_square_gaussian, gaussian_moments
+from vaebench.validation import unknown_name_message
+from vaebench.models.linear_gaussian import ENCODER_FAMILIES, GaussianEncoder, LinearGaussian
+
+__all__ = [
+    "ENCODER_FAMILIES",
+    "GaussianEncoder",
+    "LinearGaussian",
+    "as_multivariate_normal",
+    "available_models",
+    "chi_square_gaussian",
+    "gaussian_moments",
+    "get_model",
+]
+
+
+def _linear_gaussian(**kw: Any) -> LinearGaussian:
+    kw.setdefault("data_dim", 20)
+    kw.setdefault("latent_dim", 5)
+    return LinearGaussian.random(**kw)
+
+
+def _ppca(**kw: Any) -> LinearGaussian:
+    return _linear_gaussian(isotropic=True, **kw)
+
+
+_MODELS: dict[str, tuple[Callable[..., Any], str]] = {
+    "linear-gaussian": (_linear_gaussian, "factor analysis with random W, b, diagonal Ψ (exact log p(x))"),
+    "ppca": (_ppca, "probabilistic PCA: factor analysis with isotropic noise (exact log p(x))"),
+}
+
+
+def available_models() -> dict[str, str]:
+    """Model names and one-line descriptions."""
+    return {name: desc for name, (_, desc) in _MODELS.items()}
+
+
+def get_model(name: str, **kwargs: Any) -> Any:
+    """Build the model called ``name`` with keyword options (e.g. ``data_dim``, ``seed``)."""
+    if name not in _MODELS:
+        raise ValueError(unknown_name_message("model", name, list(_MODELS)))
+    return _MODELS[name][0](**kwargs)

@@ -1,0 +1,141 @@
+"""Shared numerics: log-mean-exp (whole and streamed over chunks), normalised weights, ESS.
+
+Every estimator that averages over K samples goes through the accumulators here, so that memory
+does not grow with K and the numerics live in one place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "log_mean_exp",
+    "normalized_weights",
+    "effective_sample_size",
+    "chunk_sizes",
+    "StreamingLogMeanExp",
+    "StreamingMoments",
+]
+
+
+def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
+    """log( mean(exp(log_w)) ) along ``dim``, computed stably."""
+    return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
+
+
+def normalized_weights(log_w: Tensor, dim: int = 0) -> Tensor:
+    """Self-normalised importance weights w_k / sum_j w_j along ``dim``."""
+    return torch.softmax(log_w, dim=dim)
+
+
+def effective_sample_size(log_w: Tensor, dim: int = 0) -> Tensor:
+    """Kish's effective sample size (sum w)^2 / sum w^2 along ``dim``.
+
+    References
+    ----------
+    Kong, A. (1992). A note on importance sampling using standardized weights. Technical report
+    348, Department of Statistics, University of Chicago.
+    """
+    return torch.exp(2 * torch.logsumexp(log_w, dim=dim) - torch.logsumexp(2 * log_w, dim=dim))
+
+
+def chunk_sizes(total: int, chunk: int) -> list[int]:
+    """Split ``total`` samples into chunks of at most ``chunk``: ``[chunk, ..., rest]``."""
+    full, rest = divmod(total, chunk)
+    return [chunk] * full + ([rest] if rest else [])
+
+
+class StreamingLogMeanExp:
+    """log-mean-exp over a stream of ``[k, B]`` chunks, with memory independent of the total K.
+
+    Keeps log sum w and log sum w^2 per data point, which also give the effective sample size
+    and the delta-method standard error of log mean w, Var[log p̂] ≈ Var[w] / (K E[w]^2).
+    """
+
+    def __init__(self) -> None:
+        self._lse: Tensor | None = None
+        self._lse2: Tensor | None = None
+        self.count = 0
+
+    def update(self, log_w: Tensor) -> None:
+        """Fold in a chunk of log weights of shape ``[k, B]``."""
+        lse = torch.logsumexp(log_w, dim=0)
+        lse2 = torch.logsumexp(2 * log_w, dim=0)
+        if self._lse is None:
+            self._lse, self._lse2 = lse, lse2
+        else:
+            self._lse = torch.logaddexp(self._lse, lse)
+            self._lse2 = torch.logaddexp(self._lse2, lse2)
+        self.count += log_w.shape[0]
+
+    def _require(self) -> tuple[Tensor, Tensor]:
+        if self._lse is None or self._lse2 is None:
+            raise RuntimeError("StreamingLogMeanExp received no samples")
+        return self._lse, self._lse2
+
+    def log_mean(self) -> Tensor:
+        """log( (1/K) sum_k w_k ), ``[B]``."""
+        lse, _ = self._require()
+        return lse - math.log(self.count)
+
+    def ess(self) -> Tensor:
+        """Effective sample size (sum w)^2 / sum w^2, ``[B]``."""
+        lse, lse2 = self._require()
+        return torch.exp(2 * lse - lse2)
+
+    def stderr(self) -> Tensor:
+        """Delta-method standard error of ``log_mean()``: sqrt((K / ESS - 1) / K), ``[B]``.
+
+        K / ESS - 1 = K sum w^2 / (sum w)^2 - 1 is the plug-in estimate of Var[w] / E[w]^2.
+        """
+        k = self.count
+        rel_var = (k / self.ess() - 1).clamp_min(0)
+        return torch.sqrt(rel_var / k)
+
+
+class StreamingMoments:
+    """Mean and variance over a stream of ``[k, B]`` chunks (Chan et al.'s pairwise merge).
+
+    References
+    ----------
+    Chan, T. F., Golub, G. H., & LeVeque, R. J. (1979). Updating formulae and a pairwise algorithm
+    for computing sample variances. Technical report STAN-CS-79-773, Stanford University.
+    """
+
+    def __init__(self) -> None:
+        self._mean: Tensor | None = None
+        self._m2: Tensor | None = None
+        self.count = 0
+
+    def update(self, values: Tensor) -> None:
+        """Fold in a chunk of shape ``[k, B]``."""
+        k = values.shape[0]
+        mean = values.mean(dim=0)
+        m2 = ((values - mean) ** 2).sum(dim=0)
+        if self._mean is None or self._m2 is None:
+            self._mean, self._m2, self.count = mean, m2, k
+            return
+        n = self.count + k
+        delta = mean - self._mean
+        self._mean = self._mean + delta * (k / n)
+        self._m2 = self._m2 + m2 + delta**2 * (self.count * k / n)
+        self.count = n
+
+    def mean(self) -> Tensor:
+        """Sample mean, ``[B]``."""
+        if self._mean is None:
+            raise RuntimeError("StreamingMoments received no samples")
+        return self._mean
+
+    def variance(self) -> Tensor:
+        """Unbiased sample variance (NaN-free: zero when K = 1), ``[B]``."""
+        if self._m2 is None:
+            raise RuntimeError("StreamingMoments received no samples")
+        return self._m2 / max(self.count - 1, 1)
+
+    def stderr(self) -> Tensor:
+        """Standard error of the mean, ``[B]``."""
+        return torch.sqrt(self.variance() / self.count)

@@ -1,0 +1,136 @@
+"""Argument checks with messages that name the argument and the expected form."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+__all__ = ["check_data", "check_num_samples", "check_chunk_size", "check_proposal", "check_estimate"]
+
+
+def _model_reference(model: Any) -> Tensor | None:
+    """A tensor that carries the model's working dtype and device (the prior's mean), if any."""
+    try:
+        mean = model.prior.mean
+    except (AttributeError, NotImplementedError):
+        return None
+    return mean if isinstance(mean, Tensor) else None
+
+
+def check_data(x: Any, model: Any = None) -> Tensor:
+    """Check that ``x`` is a finite floating tensor ``[B, D]`` that matches ``model``.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a floating-point tensor.
+    ValueError
+        Wrong rank or width, empty batch, NaN/inf, or a dtype/device other than the model's.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with x.to(torch.float64)")
+    if x.dim() != 2:
+        raise ValueError(f"x must have shape [B, D] (rank 2), got shape {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one data point, got shape [0, D]")
+    data_dim = getattr(model, "data_dim", None)
+    if data_dim is not None and x.shape[1] != data_dim:
+        raise ValueError(f"x must have shape [B, {data_dim}] for this model, got {list(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(dim=1).sum())
+        raise ValueError(f"x must be finite: {bad} of {x.shape[0]} rows hold NaN or inf")
+    ref = _model_reference(model) if model is not None else None
+    if ref is not None and (ref.dtype != x.dtype or ref.device != x.device):
+        raise ValueError(
+            f"x is {x.dtype} on {x.device} but the model works in {ref.dtype} on {ref.device}; "
+            f"move one to the other, e.g. model.to(x.dtype) or x.to({ref.dtype})"
+        )
+    return x
+
+
+def check_num_samples(num_samples: Any) -> int:
+    """Check that ``num_samples`` is an integer K >= 1 and return it as ``int``."""
+    if isinstance(num_samples, bool):
+        raise TypeError(f"num_samples must be an integer >= 1, got {num_samples!r}")
+    try:
+        k = operator.index(num_samples)
+    except TypeError:
+        raise TypeError(f"num_samples must be an integer >= 1, got {num_samples!r}") from None
+    if k < 1:
+        raise ValueError(f"num_samples must be an integer >= 1, got {k}")
+    return k
+
+
+def check_chunk_size(chunk_size: Any) -> int | None:
+    """Check that ``chunk_size`` is None (automatic) or an integer >= 1."""
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool):
+        raise TypeError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
+    try:
+        c = operator.index(chunk_size)
+    except TypeError:
+        raise TypeError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}") from None
+    if c < 1:
+        raise ValueError(f"chunk_size must be None or an integer >= 1, got {c}")
+    return c
+
+
+def check_proposal(proposal: Any, x: Tensor, model: Any) -> Distribution:
+    """Check that ``proposal`` is a distribution over z with batch shape ``[B]``."""
+    if not isinstance(proposal, Distribution):
+        raise TypeError(
+            f"proposal must be a torch.distributions.Distribution with batch shape [B], "
+            f"got {type(proposal).__name__}"
+        )
+    batch = x.shape[0]
+    if tuple(proposal.batch_shape) != (batch,):
+        raise ValueError(
+            f"proposal must have batch shape [{batch}] (one distribution per row of x), "
+            f"got batch shape {list(proposal.batch_shape)}"
+        )
+    event = tuple(model.prior.event_shape)
+    if tuple(proposal.event_shape) != event:
+        raise ValueError(
+            f"proposal must have event shape {list(event)} (the latent size of the prior), "
+            f"got event shape {list(proposal.event_shape)}"
+        )
+    return proposal
+
+
+def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
+    """Check an estimator's output against the `Estimate` contract; raise `EstimatorError` if broken."""
+    from vaebench.base import Estimate, EstimatorError
+
+    if not isinstance(result, Estimate):
+        raise EstimatorError(f"estimator {name!r} must return a vaebench.Estimate, got {type(result).__name__}")
+    lp = result.log_px
+    batch = x.shape[0]
+    if not isinstance(lp, Tensor) or tuple(lp.shape) != (batch,):
+        shape = list(lp.shape) if isinstance(lp, Tensor) else type(lp).__name__
+        raise EstimatorError(f"estimator {name!r} returned log_px of shape {shape}; expected [{batch}]")
+    if bool(torch.isnan(lp).any()):
+        raise EstimatorError(f"estimator {name!r} returned NaN in log_px for finite input")
+    lw = result.log_weights
+    if lw is not None and (not isinstance(lw, Tensor) or tuple(lw.shape) != (num_samples, batch)):
+        shape = list(lw.shape) if isinstance(lw, Tensor) else type(lw).__name__
+        raise EstimatorError(
+            f"estimator {name!r} returned log_weights of shape {shape}; expected [{num_samples}, {batch}]"
+        )
+    return result
+
+
+def unknown_name_message(kind: str, name: Any, choices: list[str]) -> str:
+    """``unknown <kind> 'x'. Did you mean 'y'? Available: ...`` with a case-insensitive closest match."""
+    import difflib
+
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1)
+    hint = f" Did you mean {lowered[close[0]]!r}?" if close else ""
+    return f"unknown {kind} {name!r}.{hint} Available: {', '.join(sorted(choices))}"
