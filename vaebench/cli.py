@@ -15,6 +15,7 @@ import torch
 from vaebench.base import EstimatorTags
 from vaebench.models import ENCODER_FAMILIES, available_models, get_model
 from vaebench.registry import get_estimator, list_estimators
+from vaebench.runtime import keep_freed_memory
 
 __all__ = ["main"]
 
@@ -157,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vaebench`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         return args.func(args)
     except (ValueError, TypeError, KeyError, NotImplementedError) as exc:

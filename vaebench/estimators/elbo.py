@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
-from vaebench.estimators._streaming import log_weight_chunks, model_proposal
+from vaebench.estimators._streaming import WeightKeeper, log_weight_chunks, model_proposal
 from vaebench.ops import StreamingMoments
 
 __all__ = ["estimate", "SPEC"]
@@ -66,14 +66,13 @@ def estimate(
     q = model_proposal(model, x, proposal)
     moments = StreamingMoments()
     if not analytic_kl:
-        kept: list[Tensor] = []
+        kept = WeightKeeper(num_samples, keep_log_weights)
         for log_w in log_weight_chunks(model, x, num_samples, proposal=q, generator=generator, chunk_size=chunk_size):
             moments.update(log_w)
-            if keep_log_weights:
-                kept.append(log_w)
+            kept.add(log_w)
         return Estimate(
             log_px=moments.mean(),
-            log_weights=torch.cat(kept) if keep_log_weights else None,
+            log_weights=kept.result(),
             stderr=moments.stderr(),
             num_samples=num_samples,
         )

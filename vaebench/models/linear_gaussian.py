@@ -52,10 +52,11 @@ class GaussianEncoder:
     def __call__(self, x: Tensor) -> Distribution:
         """q(z | x) with batch shape ``[B]``, in the encoder's dtype."""
         loc = x @ self.weight.mT + self.bias
+        # No per-call argument validation: it would run on every chunk of samples in log_prob.
         if self.diagonal:
             scale = torch.diagonal(self.scale_tril).expand_as(loc)
-            return Independent(Normal(loc, scale), 1)
-        return MultivariateNormal(loc, scale_tril=self.scale_tril)
+            return Independent(Normal(loc, scale, validate_args=False), 1, validate_args=False)
+        return MultivariateNormal(loc, scale_tril=self.scale_tril, validate_args=False)
 
     def to(self, dtype: torch.dtype | None = None, device: Any = None) -> "GaussianEncoder":
         """A copy with parameters in ``dtype`` on ``device``."""
@@ -128,7 +129,8 @@ class LinearGaussian:
         work = dict(dtype=dtype, device=device)
         self._W, self._b = self.W64.to(**work), self.b64.to(**work)
         self._noise_std = self.noise_var64.sqrt().to(**work)
-        self._prior = Independent(Normal(torch.zeros(d, **work), torch.ones(d, **work)), 1)
+        standard = Normal(torch.zeros(d, **work), torch.ones(d, **work), validate_args=False)
+        self._prior = Independent(standard, 1, validate_args=False)
         # Posterior covariance Σ = (I + Wᵀ Ψ⁻¹ W)⁻¹ does not depend on x.
         precision = torch.eye(d, **f64) + self.W64.mT @ (self.W64 / self.noise_var64[:, None])
         chol = torch.linalg.cholesky(precision)
@@ -247,7 +249,12 @@ class LinearGaussian:
 
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """log N(x; W z + b, Ψ), ``[K, B]`` for ``z`` ``[K, B, d]``."""
-        return Independent(Normal(z @ self._W.mT + self._b, self._noise_std), 1).log_prob(x)
+        # Evaluated as N(W z + b; x, Ψ) (the density is symmetric in x and the mean): the scale
+        # then broadcasts to [B, D] only, where Normal(mean [K, B, D], scale [D]) would take its
+        # log and square at every one of the K·B·D entries. Inputs are checked at the estimator
+        # boundary, so the per-chunk argument validation is switched off.
+        noise = Normal(x, self._noise_std, validate_args=False)
+        return Independent(noise, 1, validate_args=False).log_prob(z @ self._W.mT + self._b)
 
     def proposal(self, x: Tensor) -> Distribution:
         """The encoder q(z | x) with batch shape ``[B]``, in the working dtype."""
