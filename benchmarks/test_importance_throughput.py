@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks.conftest import BATCH, sync
-from benchmarks.peak_memory import peak_tensor_bytes
+from vaebench.testing.memory import peak_tensor_bytes
 from vaebench import get_estimator
 from vaebench.estimators._streaming import resolve_chunk_size
 from vaebench.ops import chunk_sizes

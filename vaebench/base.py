@@ -105,6 +105,12 @@ class EstimatorTags:
         Needs exact posterior samples (e.g. reverse AIS chains in BDMC).
     stochastic : bool
         The output depends on the random stream (all Monte Carlo estimators).
+    importance_weighted : bool
+        p̂ is the mean of K i.i.d. importance weights p(x, z) / q(z) with z ~ q, q the model's
+        proposal (the prior when ``needs_proposal`` is False), so Var[p̂ / p] = χ²(p(z|x) ‖ q) / K
+        and any returned log weights satisfy log_px = log mean exp(log_weights).
+    elbo_in_expectation : bool
+        E[log_px] = ELBO(q) = log p(x) − KL(q(z|x) ‖ p(z|x)) for the model's proposal q.
     """
 
     unbiased_in_p: bool = False
@@ -115,6 +121,8 @@ class EstimatorTags:
     needs_grad: bool = False
     needs_exact_posterior: bool = False
     stochastic: bool = True
+    importance_weighted: bool = False
+    elbo_in_expectation: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -94,6 +94,6 @@ def estimate(
 SPEC = EstimatorSpec(
     name="elbo",
     estimate=estimate,
-    tags=EstimatorTags(lower_bound=True, needs_proposal=True),
+    tags=EstimatorTags(lower_bound=True, needs_proposal=True, elbo_in_expectation=True),
     description="Evidence lower bound E_q[log p(x,z) - log q(z|x)]; analytic_kl=True for the closed-form KL",
 )

@@ -65,6 +65,8 @@ def estimate(
 SPEC = EstimatorSpec(
     name="importance",
     estimate=estimate,
-    tags=EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True),
+    tags=EstimatorTags(
+        unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, importance_weighted=True
+    ),
     description="Importance sampling from q(z|x) (the encoder or proposal=); log of it is the IWAE bound",
 )

@@ -55,6 +55,6 @@ def estimate(
 SPEC = EstimatorSpec(
     name="prior",
     estimate=estimate,
-    tags=EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True),
+    tags=EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, importance_weighted=True),
     description="Naive Monte Carlo: mean of p(x|z) over z ~ p(z)",
 )

@@ -1,4 +1,4 @@
-"""z-test helpers for the stochastic tests.
+"""z-tests for stochastic assertions, shared by the conformance kit and vaebench's own tests.
 
 Every stochastic assertion compares an observed statistic to its expectation in units of a
 standard error that is known in closed form or estimated from the same samples, and fails beyond
@@ -9,10 +9,27 @@ times larger, still below 1e-4). Seeds are fixed, so a pass or fail is reproduci
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
+__all__ = [
+    "N_SIGMA",
+    "assert_z",
+    "assert_z_below",
+    "mean_and_se",
+    "two_sided_p",
+    "variance_and_se",
+    "z_scores",
+]
+
 N_SIGMA = 5.0
+
+
+def two_sided_p(z: float) -> float:
+    """Two-sided normal tail probability P(|Z| >= |z|)."""
+    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def _np(t: torch.Tensor | np.ndarray | float) -> np.ndarray:

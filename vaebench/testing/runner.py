@@ -1,0 +1,157 @@
+"""Choosing checks by tags and running them: `check_estimator` and `parametrize_with_checks`.
+
+Modelled on scikit-learn's ``utils/estimator_checks.py``: one generator of checks, two wrappers
+(a table for notebooks and the CLI, a pytest decorator for a plug-in's own test suite), and
+expected failures given as ``{check_name: reason}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from vaebench.base import EstimatorSpec
+from vaebench.testing import api, statistics
+from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
+
+__all__ = ["Check", "yield_checks", "check_estimator", "parametrize_with_checks"]
+
+Check = Callable[[EstimatorSpec], CheckResult]
+
+
+def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
+    """The checks that apply to ``spec``, chosen by its tags."""
+    tags = spec.tags
+    yield api.check_returns_estimate
+    yield api.check_dtype_and_device
+    yield api.check_single_sample
+    yield api.check_log_weights
+    yield api.check_reproducible
+    yield api.check_does_not_mutate_inputs
+    yield api.check_rows_do_not_interact
+    if tags.stochastic:
+        yield api.check_duplicate_rows_are_independent
+    yield api.check_log_weight_shift_invariance
+    yield api.check_bounded_memory
+    yield statistics.check_batch_subset_in_distribution
+    if tags.unbiased_in_p:
+        yield statistics.check_unbiased_in_p
+    if tags.lower_bound:
+        yield statistics.check_lower_bound
+    if tags.upper_bound:
+        yield statistics.check_upper_bound
+    if tags.consistent:
+        yield statistics.check_consistent
+    if tags.elbo_in_expectation:
+        yield statistics.check_elbo_gap_is_kl
+    if tags.importance_weighted:
+        yield statistics.check_variance_is_chi_square_over_k
+
+
+def _run_one(check: Check, spec: EstimatorSpec, expected_failures: Mapping[str, str]) -> CheckResult:
+    name = check.__name__
+    try:
+        result = check(spec)
+    except CheckSkipped as exc:
+        return CheckResult(name, "skip", explanation=str(exc))
+    except CheckFailure as exc:
+        verdict = "xfail" if name in expected_failures else "fail"
+        return CheckResult(name, verdict, exc.statistic, exc.statistic_name, exc.p_value, exc.explanation)
+    except Exception as exc:  # the estimator raised: report it, keep going
+        verdict = "xfail" if name in expected_failures else "error"
+        return CheckResult(name, verdict, explanation=f"{type(exc).__name__}: {exc}")
+    if name in expected_failures:
+        return CheckResult(name, "fail", result.statistic, result.statistic_name, result.p_value,
+                           f"expected to fail ({expected_failures[name]}) but passed")
+    return result
+
+
+def check_estimator(
+    spec: EstimatorSpec | str,
+    *,
+    expected_failures: Mapping[str, str] | None = None,
+    progress: Callable[[CheckResult], Any] | None = None,
+) -> Any:
+    """Run every check that applies to ``spec`` and return a table of the outcomes.
+
+    Parameters
+    ----------
+    spec : EstimatorSpec or str
+        The estimator, or the name of an installed one.
+    expected_failures : mapping, optional
+        ``{check_name: reason}`` for checks known not to hold for this estimator.
+    progress : callable, optional
+        Called with each `CheckResult` as it finishes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per check: check, verdict, statistic, statistic_name, p_value, explanation,
+        seconds. ``df.attrs["passed"]`` is True when no check failed or errored.
+    """
+    import pandas as pd
+
+    if isinstance(spec, str):
+        from vaebench.registry import get_estimator
+
+        spec = get_estimator(spec)
+    expected = dict(expected_failures or {})
+    rows = []
+    for check in yield_checks(spec):
+        start = time.perf_counter()
+        result = _run_one(check, spec, expected)
+        rows.append({**result.__dict__, "seconds": time.perf_counter() - start})
+        if progress is not None:
+            progress(result)
+    table = pd.DataFrame(rows)
+    table.attrs["estimator"] = spec.name
+    table.attrs["passed"] = bool(~table["verdict"].isin(["fail", "error"]).any())
+    return table
+
+
+def _as_pytest_check(check: Check) -> Check:
+    """The check, with `CheckSkipped` turned into ``pytest.skip``."""
+
+    @functools.wraps(check)
+    def run(spec: EstimatorSpec) -> CheckResult:
+        import pytest
+
+        try:
+            return check(spec)
+        except CheckSkipped as exc:
+            pytest.skip(str(exc))
+
+    return run
+
+
+def parametrize_with_checks(
+    specs: Sequence[EstimatorSpec], *, expected_failures: Mapping[str, Mapping[str, str]] | None = None
+) -> Any:
+    """A ``pytest.mark.parametrize("estimator, check", ...)`` over every applicable check.
+
+    Parameters
+    ----------
+    specs : sequence of EstimatorSpec
+    expected_failures : mapping, optional
+        ``{estimator_name: {check_name: reason}}``; those cases are marked ``xfail(strict=True)``.
+
+    Examples
+    --------
+    >>> @parametrize_with_checks([SPEC])          # doctest: +SKIP
+    ... def test_conformance(estimator, check):
+    ...     check(estimator)
+    """
+    import pytest
+
+    expected = expected_failures or {}
+    params = []
+    for spec in specs:
+        for check in yield_checks(spec):
+            marks = []
+            reason = expected.get(spec.name, {}).get(check.__name__)
+            if reason is not None:
+                marks.append(pytest.mark.xfail(reason=reason, strict=True))
+            params.append(pytest.param(spec, _as_pytest_check(check), id=f"{spec.name}-{check.__name__}", marks=marks))
+    return pytest.mark.parametrize("estimator, check", params)
