@@ -50,11 +50,16 @@ def install_project(session: nox.Session, *extras: str) -> None:
     session.install("-e", target, *(["--find-links", local[1]] if local else []))
 
 
+EXAMPLE_PLUGIN = "examples/vaebench-defensive-is"
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (the CI gate)."""
+    """Run the test suite with the example plug-in installed, then the plug-in's own tests (the CI gate)."""
     install_project(session, "test")
+    session.install("-e", EXAMPLE_PLUGIN, "--no-deps")
     session.run("pytest", *session.posargs)
+    session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

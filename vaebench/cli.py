@@ -1,4 +1,4 @@
-"""Command-line interface: ``vaebench list`` and ``vaebench estimate``."""
+"""Command-line interface: ``vaebench list``, ``vaebench estimate`` and ``vaebench check``."""
 
 from __future__ import annotations
 
@@ -124,6 +124,29 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from vaebench.testing import check_estimator
+
+    spec = get_estimator(args.estimator)
+
+    def progress(result: Any) -> None:
+        if not args.json:
+            print(f"  {result.verdict.upper():<5} {result.check}: {result.explanation}", flush=True)
+
+    if not args.json:
+        print(f"Conformance checks for {spec.name!r} (claims: {_claims(spec.tags)})")
+    table = check_estimator(spec, progress=progress)
+    failed = table[table["verdict"].isin(["fail", "error"])]
+    if args.json:
+        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        print(json.dumps({"estimator": spec.name, "passed": table.attrs["passed"], "checks": rows}, indent=2))
+    else:
+        counts = table["verdict"].value_counts().to_dict()
+        summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        print(f"\n{spec.name}: {'PASSED' if failed.empty else 'FAILED'} ({summary}) in {table['seconds'].sum():.1f} s")
+    return 0 if failed.empty else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="vaebench", description=__doc__)
@@ -151,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-point", action="store_true", help="also print one row per data point")
     p.add_argument("--json", action="store_true", help="machine-readable output with per-point values")
     p.set_defaults(func=_cmd_estimate)
+
+    p = sub.add_parser("check", help="run the conformance kit on an installed estimator (exit 1 on failure)")
+    p.add_argument("estimator", help="estimator name (see `vaebench list`)")
+    p.add_argument("--json", action="store_true", help="machine-readable table")
+    p.set_defaults(func=_cmd_check)
     return parser
 
 

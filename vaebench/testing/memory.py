@@ -9,6 +9,11 @@ allocator's ``max_memory_allocated`` gives the same quantity.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import torch
@@ -33,7 +38,7 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu")
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _without_profiler_banner(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     # kineto_results is not documented API, but it is what key_averages() is built from.
     try:
@@ -46,3 +51,30 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu")
         live += event.nbytes()
         peak = max(peak, live)
     return peak
+
+
+@contextlib.contextmanager
+def _without_profiler_banner() -> Iterator[None]:
+    """Drop the ``USDT: ... profiler_start/stop`` lines kineto writes to file descriptor 2.
+
+    Everything else written to stderr meanwhile (the estimator's own warnings) is passed on.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().splitlines(keepends=True) if not line.startswith(b"USDT:")]
+            if kept:
+                os.write(fd, b"".join(kept))
