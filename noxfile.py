@@ -1,4 +1,4 @@
-"""Sessions: ``nox -s tests`` (the CI gate) and ``nox -s microbench`` (pytest-benchmark suites)."""
+"""Sessions: ``nox -s tests`` (the CI gate), ``nox -s bench`` (the report), ``nox -s microbench``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests"]  # `nox` alone; `nox -s bench` runs the report
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -56,10 +56,17 @@ EXAMPLE_PLUGIN = "examples/vaebench-defensive-is"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite with the example plug-in installed, then the plug-in's own tests (the CI gate)."""
-    install_project(session, "test")
+    install_project(session, "test", "distributed")
     session.install("-e", EXAMPLE_PLUGIN, "--no-deps")
     session.run("pytest", *session.posargs)
     session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Sweep the default profile and write reports/<name>/ (pass e.g. `-- --profile full` or `-- --out DIR`)."""
+    install_project(session)
+    session.run("vaebench", "bench", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

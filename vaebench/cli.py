@@ -1,4 +1,4 @@
-"""Command-line interface: ``vaebench list``, ``vaebench estimate`` and ``vaebench check``."""
+"""Command-line interface: ``vaebench list | estimate | check | bench | report``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -147,6 +148,31 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if failed.empty else 1
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from vaebench.bench import load_config, make_executor, profile_path, run_sweep
+    from vaebench.report import render_report
+
+    config = load_config(args.config if args.config else profile_path(args.profile))
+    out = Path(args.out) if args.out else Path("reports") / config.name
+    executor, shutdown, in_flight = make_executor(args.workers, args.scheduler)
+    try:
+        run_sweep(config, out / "results", executor=executor, in_flight=in_flight, quiet=args.quiet)
+    finally:
+        shutdown()
+    index = render_report(out)
+    if not args.quiet:
+        print(f"report: {index} (and {index.with_name('report.md')})")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from vaebench.report import render_report
+
+    index = render_report(args.results, args.out)
+    print(f"report: {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="vaebench", description=__doc__)
@@ -179,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("estimator", help="estimator name (see `vaebench list`)")
     p.add_argument("--json", action="store_true", help="machine-readable table")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("bench", help="run a sweep (resumable) and write its report")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--profile", default="default", help="a profile shipped in benchmarks/profiles (default: default)")
+    which.add_argument("--config", help="a sweep config TOML file")
+    p.add_argument("--out", help="report directory; results go to OUT/results (default: reports/<name>)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (timings are contended when > 1)")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address (needs vaebench[distributed])")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("report", help="re-render a report from saved results, without recomputing")
+    p.add_argument("results", help="a report directory (with results/) or a results directory")
+    p.add_argument("--out", help="where to write the report (default: beside the results)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 
@@ -189,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()
     try:
         return args.func(args)
-    except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+    except (ValueError, TypeError, KeyError, NotImplementedError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"vaebench {args.command}: error: {message}", file=sys.stderr)
         return 2

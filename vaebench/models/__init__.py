@@ -20,10 +20,13 @@ __all__ = [
 ]
 
 
-def _linear_gaussian(**kw: Any) -> LinearGaussian:
+def _linear_gaussian(
+    *, encoder: str = "mean-field", encoder_scale: float = 1.0, encoder_shift: float = 0.0, **kw: Any
+) -> LinearGaussian:
     kw.setdefault("data_dim", 20)
     kw.setdefault("latent_dim", 5)
-    return LinearGaussian.random(**kw)
+    model = LinearGaussian.random(**kw)
+    return model.with_encoder(encoder, scale=encoder_scale, shift=encoder_shift)
 
 
 def _ppca(**kw: Any) -> LinearGaussian:

@@ -1,0 +1,150 @@
+"""Running one cell of a sweep: the estimate, its truth and theory, its timing and memory.
+
+`run_cell` is a plain top-level function of picklable arguments, so any executor (in-process,
+a process pool, a dask cluster) can run it; it returns the record that the store writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import platform
+import statistics
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaebench.bench.config import Cell, ModelEntry, SweepConfig
+from vaebench.ops import effective_sample_size
+from vaebench.registry import get_estimator
+from vaebench.runtime import keep_freed_memory
+from vaebench.testing.memory import peak_tensor_bytes
+
+__all__ = ["run_cell", "run_metadata"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@functools.lru_cache(maxsize=16)
+def _model_and_data(entry_json: str, num_points: int, sweep_seed: int) -> tuple[Any, torch.Tensor, dict[str, list]]:
+    """The model, its data points (float64, fixed per model) and per-point theory."""
+    from vaebench.models import get_model
+
+    entry = ModelEntry(**json.loads(entry_json))
+    model = get_model(entry.model, **entry.options)
+    seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/data/{entry.name}".encode()).digest()[:8], "little") >> 1
+    x = model.sample(num_points, generator=torch.Generator().manual_seed(seed)).double()
+    theory: dict[str, list] = {"truth": model.log_marginal(x).tolist()}
+    if hasattr(model, "chi_square"):
+        theory["chi2_encoder"] = model.chi_square(None, x).tolist()
+        theory["chi2_prior"] = model.with_encoder("prior").chi_square(None, x).tolist()
+        theory["kl"] = model.kl_to_posterior(None, x).tolist()
+        theory["log_weight_var"] = model.log_weight_variance(None, x).tolist()
+    return model, x, theory
+
+
+@functools.cache
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_metadata(device: str) -> dict[str, Any]:
+    """Versions, device, thread count, commit and time of a measurement."""
+    import vaebench
+
+    return {
+        "vaebench": vaebench.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device_name": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "commit": _commit(),
+        "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+    }
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(torch.device(device))
+
+
+def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
+    """Run one cell and return its record (plain JSON-able data)."""
+    keep_freed_memory()
+    entry = config.model_entry(cell.model)
+    model, x64, theory = _model_and_data(json.dumps(entry.__dict__, sort_keys=True), config.num_points, config.seed)
+    dtype = _DTYPES[cell.dtype]
+    model = model.to(dtype, cell.device)
+    x = x64.to(dtype=dtype, device=cell.device)
+    spec = get_estimator(cell.estimator)
+    seed = cell.seed(config.seed)
+    # Weights the sweep does not use are not kept, so that memory measures the estimator's
+    # streaming working set (ESS is streamed by the built-ins; plug-ins are called as they are).
+    options = {"keep_log_weights": False} if _accepts(spec.estimate, "keep_log_weights") else {}
+
+    def estimate() -> Any:
+        out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
+        _sync(cell.device)
+        return out
+
+    start = time.perf_counter()
+    est = estimate()
+    seconds = time.perf_counter() - start
+    ess = est.ess if est.ess is not None else (
+        effective_sample_size(est.log_weights) if est.log_weights is not None else None)
+    record: dict[str, Any] = {
+        "cell": cell.__dict__,
+        "seed": seed,
+        "log_px": est.log_px.double().cpu().tolist(),
+        "ess": ess.double().cpu().tolist() if ess is not None else None,
+        "stderr": est.stderr.double().cpu().tolist() if est.stderr is not None else None,
+        "theory": theory,
+        "tags": spec.tags.__dict__,
+        "seconds": seconds,
+        "timing": None,
+        "peak_bytes": None,
+        "meta": run_metadata(cell.device),
+    }
+    if cell.replicate == 0:  # cost measurements once per (model, estimator, K, device, dtype)
+        repeats = []
+        for _ in range(config.timing_repeats):  # the estimate above was the warm-up
+            start = time.perf_counter()
+            estimate()
+            repeats.append(time.perf_counter() - start)
+        record["timing"] = {"repeats": repeats, "median": statistics.median(repeats)}
+        try:
+            record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
+        except NotImplementedError:
+            pass
+    return record

@@ -1,0 +1,137 @@
+"""The report's figures (matplotlib, Agg backend), each answering one question at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error"]
+
+_STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9, "legend.fontsize": 8}
+
+
+def _colors(names: list[str]) -> dict[str, str]:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {n: cycle[i % len(cycle)] for i, n in enumerate(sorted(names))}
+
+
+def error_vs_k(summary: pd.DataFrame, path: Path) -> Path:
+    """|bias|, std and RMSE against K per model (log-log), theory dashed, RMSE with its 95% band."""
+    models = list(summary["model"].unique())
+    colors = _colors(list(summary["estimator"].unique()))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.3 * len(models)), squeeze=False)
+        for row, model in enumerate(models):
+            sub = summary[summary["model"] == model]
+            for col, (metric, theory, title) in enumerate(
+                [("bias", "theory_bias", "|bias| (nats)"), ("std", "theory_std", "std (nats)"),
+                 ("rmse", "theory_rmse", "RMSE (nats)")]
+            ):
+                ax = axes[row, col]
+                for (est, device, dtype), g in sub.groupby(["estimator", "device", "dtype"]):
+                    g = g.sort_values("num_samples")
+                    label = f"{est} ({device}, {dtype})" if sub[["device", "dtype"]].drop_duplicates().shape[0] > 1 else est
+                    y = g[metric].abs()
+                    ax.plot(g["num_samples"], y, "-", color=colors[est], label=label)
+                    # Hollow markers: a bias within 2 standard errors of zero (not resolved by the sweep).
+                    resolved = (y > 2 * g["bias_se"]) if metric == "bias" else y.notna()
+                    ax.plot(g["num_samples"][resolved], y[resolved], "o", color=colors[est], ms=4)
+                    ax.plot(g["num_samples"][~resolved], y[~resolved], "o", mfc="white", color=colors[est], ms=4)
+                    if metric == "rmse":
+                        ax.fill_between(g["num_samples"], g["rmse_lo"], g["rmse_hi"], color=colors[est], alpha=0.15)
+                    if g[theory].notna().any():
+                        ax.plot(g["num_samples"], g[theory].abs(), "--", color=colors[est], alpha=0.8, lw=1)
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_title(f"{model}: {title}")
+                ax.set_xlabel("K (samples per data point)")
+            axes[row, 0].legend(title="solid: measured, dashed: theory", loc="lower left")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
+
+
+def elbo_gap_vs_kl(points: pd.DataFrame, path: Path) -> Path | None:
+    """Per data point: log p(x) − mean ELBO estimate against the exact KL(q ‖ p(z|x))."""
+    elbo = points[points["kl"].notna()]
+    if elbo.empty:
+        return None
+    top = elbo[elbo["num_samples"] == elbo.groupby(["model", "estimator"])["num_samples"].transform("max")]
+    gap = top.groupby(["model", "estimator", "device", "dtype", "point"]).agg(
+        gap=("error", lambda e: -e.mean()), se=("error", lambda e: e.std(ddof=1) / np.sqrt(len(e))), kl=("kl", "first"))
+    gap = gap.reset_index()
+    colors = _colors(list(gap["model"].unique()))
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        for model, g in gap.groupby("model"):
+            ax.errorbar(g["kl"], g["gap"], yerr=2 * g["se"], fmt="o", ms=3, color=colors[model], label=model, alpha=0.8)
+        lim = [0, max(gap["kl"].max(), gap["gap"].max()) * 1.1]
+        ax.plot(lim, lim, "k--", lw=1, label="gap = KL")
+        ax.set_xlabel("exact KL(q(z|x) ‖ p(z|x))  (nats)")
+        ax.set_ylabel("log p(x) − E[ELBO estimate]  (nats, ±2 SE)")
+        ax.set_title("ELBO gap against KL, per data point (largest K)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
+
+
+def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Throughput (samples/s) and peak tensor memory against K, per estimator and device."""
+    cost = summary[summary["median_seconds"].notna()] if "median_seconds" in summary else summary.iloc[:0]
+    if cost.empty:
+        return None
+    models = list(cost["model"].unique())
+    colors = _colors(list(cost["estimator"].unique()))
+    styles = {d: s for d, s in zip(sorted(cost["device"].unique()), ["-", "--", ":", "-."])}
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.3 * len(models)), squeeze=False)
+        for row, model in enumerate(models):
+            sub = cost[cost["model"] == model]
+            for (est, device, dtype), g in sub.groupby(["estimator", "device", "dtype"]):
+                g = g.sort_values("num_samples")
+                kw = dict(color=colors[est], ls=styles[device], marker="o", ms=4, label=f"{est} ({device}, {dtype})")
+                axes[row, 0].plot(g["num_samples"], g["samples_per_s"], **kw)
+                axes[row, 1].plot(g["num_samples"], g["peak_mib"], **kw)
+            axes[row, 0].set_title(f"{model}: throughput (K·B samples / s, median)")
+            axes[row, 1].set_title(f"{model}: peak tensor memory (MiB)")
+            for ax in axes[row]:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlabel("K (samples per data point)")
+            axes[row, 0].legend()
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path
+
+
+def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
+    """ESS / K of each estimate against its absolute error: does the diagnostic flag bad estimates?"""
+    diag = points[points["ess"].notna() & points["chi2"].notna()]
+    if diag.empty:
+        return None
+    colors = _colors(list(diag["estimator"].unique()))
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        for est, g in diag.groupby("estimator"):
+            ax.scatter(g["ess"] / g["num_samples"], g["error"].abs().clip(lower=1e-6), s=6, alpha=0.4,
+                       color=colors[est], label=est)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ESS / K")
+        ax.set_ylabel("|log p̂ − log p(x)|  (nats)")
+        ax.set_title("Effective sample size against measured error")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return path

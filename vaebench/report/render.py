@@ -1,0 +1,141 @@
+"""Rendering a results directory into ``index.html`` (self-contained), ``report.md``, PNGs and CSVs.
+
+The report reads the stored records only, so it can be re-rendered at any time without
+recomputing anything: ``vaebench report DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vaebench.base import EstimatorTags
+from vaebench.bench.metrics import cells_table, points_table, summarize
+from vaebench.bench.store import ResultStore
+from vaebench.report import figures
+
+__all__ = ["render_report", "results_dir_of", "verdicts"]
+
+_CLAIMS = {"unbiased_in_p": "unbiased in p", "lower_bound": "lower bound", "upper_bound": "upper bound",
+           "consistent": "consistent"}
+
+
+def results_dir_of(path: str | Path) -> Path:
+    """The results directory: ``path`` itself if it holds sweep.json, else ``path/results``."""
+    path = Path(path)
+    return path if (path / "sweep.json").exists() else path / "results"
+
+
+def _si(value: float) -> str:
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
+    """One plain-language line per (model, estimator, device, dtype)."""
+    rows = []
+    for (model, est, device, dtype), g in summary.groupby(["model", "estimator", "device", "dtype"], sort=False):
+        g = g.sort_values("num_samples")
+        at = g[g["num_samples"] <= 1000].iloc[-1] if (g["num_samples"] <= 1000).any() else g.iloc[0]
+        claims = [text for tag, text in _CLAIMS.items() if tags.get(est, {}).get(tag)]
+        line = f"{est}: {', '.join(claims) or 'no accuracy claims'}; RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
+        if np.isfinite(at["theory_rmse"]):
+            line += f" (theory {at['theory_rmse']:.3g})"
+        line += f", bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
+        if np.isfinite(at["theory_bias"]):
+            agrees = abs(at["bias"] - at["theory_bias"]) <= 3 * at["bias_se"] + 1e-12
+            line += f" ({'matches' if agrees else 'departs from'} theory {at['theory_bias']:+.3g})"
+        if "samples_per_s" in g and g["samples_per_s"].notna().any():
+            best = g.loc[g["samples_per_s"].idxmax()]
+            line += f"; {_si(best['samples_per_s'])} samples/s (at K={best['num_samples']})"
+        rows.append({"model": model, "estimator": est, "device": device, "dtype": dtype, "verdict": line})
+    return pd.DataFrame(rows)
+
+
+def _tags(records: list[dict]) -> dict[str, dict]:
+    return {r["cell"]["estimator"]: r["tags"] for r in records}
+
+
+def _meta_lines(records: list[dict], cells: pd.DataFrame) -> list[str]:
+    meta = records[0]["meta"]
+    times = sorted(r["meta"]["utc"] for r in records)
+    devices = ", ".join(f"{d}: {n}" for d, n in cells[["device", "device_name"]].drop_duplicates().itertuples(index=False))
+    return [
+        f"Cells: {len(records)} (measured {times[0]} to {times[-1]} UTC)",
+        f"Devices: {devices}; CPU threads: {', '.join(map(str, sorted(cells['threads'].unique())))}",
+        f"vaebench {meta['vaebench']}, torch {meta['torch']}, Python {meta['python']}, commit {meta['commit'] or 'unknown'}",
+    ]
+
+
+_TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias", "bias_se", "theory_bias", "std",
+                  "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "samples_per_s", "peak_mib"]
+
+
+def render_report(path: str | Path, out: str | Path | None = None) -> Path:
+    """Render the report of the results under ``path``; returns the path of ``index.html``."""
+    store = ResultStore(results_dir_of(path))
+    out = Path(out) if out is not None else (Path(path) if results_dir_of(path) != Path(path) else Path(path).parent)
+    out.mkdir(parents=True, exist_ok=True)
+    records = list(store.records())
+    points, cells = points_table(records), cells_table(records)
+    summary = summarize(points, cells, seed=store.config.seed)
+    verdict = verdicts(summary, _tags(records))
+    summary.to_csv(out / "summary.csv", index=False)
+    points.to_csv(out / "points.csv", index=False)
+    verdict.to_csv(out / "verdicts.csv", index=False)
+
+    figs = [
+        ("How the error shrinks with K", figures.error_vs_k(summary, out / "error_vs_k.png"),
+         "Measured |bias|, standard deviation and RMSE (with 95% bootstrap band) of log p̂ against K, with the "
+         "theoretical predictions dashed: −χ²/(2K) and sqrt(χ²/K) for importance-type estimators, −KL and "
+         "sqrt(Var[log w]/K) for the ELBO. The importance-sampling predictions are drawn where χ²/K < 1 "
+         "(the delta method fails beyond) and are absent where χ² is infinite (no √K rate). Hollow markers: "
+         "a bias within 2 standard errors of zero."),
+        ("ELBO gap against KL", figures.elbo_gap_vs_kl(points, out / "elbo_gap_vs_kl.png"),
+         "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
+         "they should lie on the diagonal."),
+        ("What it costs", figures.cost_vs_k(summary, out / "cost_vs_k.png"),
+         "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
+         "peak tensor memory against K. Flat memory means the estimator streams over K in chunks."),
+        ("Do the diagnostics see the error?", figures.diagnostics_vs_error(points, out / "diagnostics.png"),
+         "Effective sample size per sample against the absolute error of each estimate."),
+    ]
+    figs = [(t, p, c) for t, p, c in figs if p is not None]
+    meta = _meta_lines(records, cells)
+    table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
+
+    md = [f"# vaebench report: {store.config.name}", "", *[f"- {m}" for m in meta], "", "## Verdicts", ""]
+    md += [f"- **{v.model}** ({v.device}, {v.dtype}) — {v.verdict}" for v in verdict.itertuples()]
+    for title, p, caption in figs:
+        md += ["", f"## {title}", "", caption, "", f"![{title}]({p.name})"]
+    md += ["", "## Summary table", "", table.to_markdown(index=False, floatfmt=".4g"), "",
+           "Tables: [summary.csv](summary.csv), [points.csv](points.csv) (every estimate), [verdicts.csv](verdicts.csv)."]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+
+    def img(p: Path) -> str:
+        return f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" alt="{p.stem}">'
+
+    body = [f"<h1>vaebench report: {html.escape(store.config.name)}</h1>",
+            "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in meta) + "</ul>",
+            "<h2>Verdicts</h2><ul>" + "".join(
+                f"<li><b>{html.escape(v.model)}</b> ({v.device}, {v.dtype}) — {html.escape(v.verdict)}</li>"
+                for v in verdict.itertuples()) + "</ul>"]
+    for title, p, caption in figs:
+        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", img(p)]
+    body += ["<h2>Summary table</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
+             '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv">points.csv</a>, '
+             '<a href="verdicts.csv">verdicts.csv</a>.</p>']
+    style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
+             "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
+             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>vaebench: {html.escape(store.config.name)}"
+            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
+    (out / "index.html").write_text(page)
+    return out / "index.html"
