@@ -46,7 +46,7 @@ def tiny_config(tmp_path: Path, replicates: int = 3) -> Path:
 def test_quick_profile_end_to_end(tmp_path, capsys):
     """The CI-sized profile writes a report whose numbers are sane."""
     assert main(["bench", "--profile", "quick", "--out", str(tmp_path), "--quiet"]) == 0
-    for name in ("index.html", "report.md", "summary.csv", "points.csv", "verdicts.csv"):
+    for name in ("index.html", "report.md", "summary.csv", "points.csv.gz", "verdicts.csv"):
         assert (tmp_path / name).stat().st_size > 0
     for png in ("error_vs_k.png", "elbo_gap_vs_kl.png", "cost_vs_k.png", "diagnostics.png"):
         data = (tmp_path / png).read_bytes()
@@ -57,7 +57,10 @@ def test_quick_profile_end_to_end(tmp_path, capsys):
     assert np.isfinite(summary[["bias", "std", "rmse"]]).all().all()
     assert (summary["samples_per_s"] > 0).all() and (summary["peak_mib"] > 0).all()
     html = (tmp_path / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "importance: unbiased in p" in html
+    assert html.count("data:image/png;base64,") == 4
+    assert "<td>importance</td>" in html and "unbiased in p, lower bound, consistent · RMSE" in html
+    verdicts = pd.read_csv(tmp_path / "verdicts.csv").set_index("estimator")
+    assert "matches theory" in verdicts.loc["importance", "verdict"]
     # The importance estimator is accurate at K = 1000 on this model, the ELBO is off by the KL.
     top = summary[summary["num_samples"] == 1000].set_index("estimator")
     assert top.loc["importance", "rmse"] < 0.05 < top.loc["elbo", "rmse"]

@@ -45,7 +45,8 @@ class ResultStore:
     Parameters
     ----------
     root : path
-        Created if absent. Holds ``sweep.json`` (config and fingerprint) and ``cells/*.json``.
+        Created if absent. Holds ``sweep.json`` (config and fingerprint), ``cells/*.json`` (one
+        record per finished cell) and ``models/*.json`` (each model's truth and theory).
     config : SweepConfig, optional
         Required to create a store; when opening an existing one it must match.
     """
@@ -69,12 +70,14 @@ class ResultStore:
             _atomic_write_json(meta_path, {"fingerprint": config.fingerprint(), "config": config.to_dict()})
             self.config = config
         self.cells_dir.mkdir(parents=True, exist_ok=True)
+        self.models_dir = self.root / "models"
+        self.models_dir.mkdir(exist_ok=True)
         self._discard_partial_files()
 
     def _discard_partial_files(self) -> None:
-        for tmp in self.cells_dir.glob(".*.tmp"):
+        for tmp in [*self.cells_dir.glob(".*.tmp"), *self.models_dir.glob(".*.tmp")]:
             tmp.unlink(missing_ok=True)
-        for path in self.cells_dir.glob("*.json"):
+        for path in [*self.cells_dir.glob("*.json"), *self.models_dir.glob("*.json")]:
             try:
                 json.loads(path.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError):
@@ -94,13 +97,28 @@ class ResultStore:
         return [c for c in self.config.cells() if c.key not in done]
 
     def write(self, cell: Cell, record: dict[str, Any]) -> None:
-        """Store a finished cell (append-only: an existing result is never overwritten)."""
+        """Store a finished cell (append-only: an existing result is never overwritten).
+
+        The record's ``theory`` (the model's data, truth and per-point theory, identical for all
+        of a model's cells) is stored once per model under ``models/``, written before the cell.
+        """
         path = self.path(cell)
         if path.exists():
             raise FileExistsError(f"cell {cell.key} is already stored; results are append-only")
+        record = dict(record)
+        theory = record.pop("theory")
+        model_path = self.models_dir / f"{cell.model}.json"
+        if not model_path.exists():
+            _atomic_write_json(model_path, theory)
         _atomic_write_json(path, record)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every stored cell record."""
+        """Every stored cell record, with its model's ``theory`` merged back in."""
+        theories: dict[str, Any] = {}
         for path in sorted(self.cells_dir.glob("*.json")):
-            yield json.loads(path.read_text())
+            record = json.loads(path.read_text())
+            model = record["cell"]["model"]
+            if model not in theories:
+                theories[model] = json.loads((self.models_dir / f"{model}.json").read_text())
+            record["theory"] = theories[model]
+            yield record

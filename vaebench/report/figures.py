@@ -114,23 +114,44 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+def _binned(x: pd.Series, y: pd.Series, bins: int = 12) -> pd.DataFrame:
+    """y summarised in log-spaced bins of x (bins with fewer than 5 points dropped)."""
+    ok = (x > 0) & np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.empty:
+        return pd.DataFrame(columns=["x", "median", "lo", "hi", "rms", "n"])
+    edges = np.geomspace(x.min(), x.max() * (1 + 1e-9), bins + 1)
+    groups = pd.DataFrame({"x": x, "y": y}).groupby(pd.cut(x, edges), observed=True)
+    out = groups.agg(x=("x", lambda v: float(np.exp(np.log(v).mean()))), median=("y", "median"),
+                     lo=("y", lambda v: v.quantile(0.25)), hi=("y", lambda v: v.quantile(0.75)),
+                     rms=("y", lambda v: float(np.sqrt((v**2).mean()))), n=("y", "size"))
+    return out[out["n"] >= 5]
+
+
 def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
-    """ESS / K of each estimate against its absolute error: does the diagnostic flag bad estimates?"""
-    diag = points[points["ess"].notna() & points["chi2"].notna()]
-    if diag.empty:
+    """Left: median |error| in bins of ESS (does a low ESS flag a bad estimate?). Right: the
+    estimate's reported standard error against the RMS of its actual errors (is it honest?)."""
+    with_ess, with_se = points[points["ess"].notna()], points[points["stderr"].notna()]
+    if with_ess.empty and with_se.empty:
         return None
-    colors = _colors(list(diag["estimator"].unique()))
+    colors = _colors(list(points["estimator"].unique()))
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        for est, g in diag.groupby("estimator"):
-            ax.scatter(g["ess"] / g["num_samples"], g["error"].abs().clip(lower=1e-6), s=6, alpha=0.4,
-                       color=colors[est], label=est)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("ESS / K")
-        ax.set_ylabel("|log p̂ − log p(x)|  (nats)")
-        ax.set_title("Effective sample size against measured error")
-        ax.legend()
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3))
+        for est, g in with_ess.groupby("estimator"):
+            b = _binned(g["ess"], g["error"].abs())
+            left.plot(b["x"], b["median"], "o-", color=colors[est], label=est, ms=4)
+            left.fill_between(b["x"], b["lo"], b["hi"], color=colors[est], alpha=0.15)
+        for est, g in with_se.groupby("estimator"):
+            c = _binned(g["stderr"], g["error"])
+            right.plot(c["x"], c["rms"], "o-", color=colors[est], label=est, ms=4)
+        left.set(xscale="log", yscale="log", xlabel="effective sample size of the weights",
+                 ylabel="|log p̂ − log p(x)|  (nats; median, IQR band)", title="Error against ESS")
+        lims = list(right.get_xlim())
+        right.plot(lims, lims, "k--", lw=1, label="honest: RMS error = stderr")
+        right.set(xscale="log", yscale="log", xlabel="reported standard error of log p̂ (nats)",
+                  ylabel="RMS of the actual errors in the bin (nats)", title="Is the reported stderr honest?")
+        left.legend()
+        right.legend()
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)

@@ -39,24 +39,40 @@ def _si(value: float) -> str:
 
 
 def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
-    """One plain-language line per (model, estimator, device, dtype)."""
+    """One plain-language line per (model, estimator, device, dtype), judged at K = 1000 (or the
+    largest K below it): claims · RMSE (theory) · bias (theory) · best throughput."""
     rows = []
     for (model, est, device, dtype), g in summary.groupby(["model", "estimator", "device", "dtype"], sort=False):
         g = g.sort_values("num_samples")
         at = g[g["num_samples"] <= 1000].iloc[-1] if (g["num_samples"] <= 1000).any() else g.iloc[0]
         claims = [text for tag, text in _CLAIMS.items() if tags.get(est, {}).get(tag)]
-        line = f"{est}: {', '.join(claims) or 'no accuracy claims'}; RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
+        parts = [", ".join(claims) or "no accuracy claims"]
+        rmse = f"RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
         if np.isfinite(at["theory_rmse"]):
-            line += f" (theory {at['theory_rmse']:.3g})"
-        line += f", bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
+            rmse += f" (theory {at['theory_rmse']:.3g})"
+        elif np.isinf(at.get("chi2_mean", np.nan)):
+            rmse += " (χ² = ∞: no √K rate)"
+        parts.append(rmse)
+        bias = f"bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
         if np.isfinite(at["theory_bias"]):
             agrees = abs(at["bias"] - at["theory_bias"]) <= 3 * at["bias_se"] + 1e-12
-            line += f" ({'matches' if agrees else 'departs from'} theory {at['theory_bias']:+.3g})"
+            bias += f" ({'matches' if agrees else 'departs from'} theory {at['theory_bias']:+.3g})"
+        parts.append(bias)
         if "samples_per_s" in g and g["samples_per_s"].notna().any():
             best = g.loc[g["samples_per_s"].idxmax()]
-            line += f"; {_si(best['samples_per_s'])} samples/s (at K={best['num_samples']})"
-        rows.append({"model": model, "estimator": est, "device": device, "dtype": dtype, "verdict": line})
+            parts.append(f"{_si(best['samples_per_s'])} samples/s (K={best['num_samples']})")
+        rows.append({"model": model, "estimator": est, "device": device, "dtype": dtype,
+                     "rmse_at_k": at["rmse"], "k": at["num_samples"], "verdict": " · ".join(parts)})
     return pd.DataFrame(rows)
+
+
+def _best_lines(verdict: pd.DataFrame) -> dict[str, str]:
+    """Per model: the most accurate estimator at the judged K."""
+    out = {}
+    for model, g in verdict.groupby("model", sort=False):
+        best = g.loc[g["rmse_at_k"].idxmin()]
+        out[model] = f"most accurate at K={best['k']}: {best['estimator']} (RMSE {best['rmse_at_k']:.3g} nats)"
+    return out
 
 
 def _tags(records: list[dict]) -> dict[str, dict]:
@@ -88,7 +104,7 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
     summary = summarize(points, cells, seed=store.config.seed)
     verdict = verdicts(summary, _tags(records))
     summary.to_csv(out / "summary.csv", index=False)
-    points.to_csv(out / "points.csv", index=False)
+    points.to_csv(out / "points.csv.gz", index=False)
     verdict.to_csv(out / "verdicts.csv", index=False)
 
     figs = [
@@ -100,23 +116,31 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
          "a bias within 2 standard errors of zero."),
         ("ELBO gap against KL", figures.elbo_gap_vs_kl(points, out / "elbo_gap_vs_kl.png"),
          "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
-         "they should lie on the diagonal."),
+         "they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
+         "is the same for every x (the posterior covariance does not depend on x), so each model is one cluster."),
         ("What it costs", figures.cost_vs_k(summary, out / "cost_vs_k.png"),
          "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
          "peak tensor memory against K. Flat memory means the estimator streams over K in chunks."),
         ("Do the diagnostics see the error?", figures.diagnostics_vs_error(points, out / "diagnostics.png"),
-         "Effective sample size per sample against the absolute error of each estimate."),
+         "Left: the absolute error of single estimates in bins of their effective sample size. Right: the "
+         "standard error each estimate reports (delta method for importance sampling, sample SE for the ELBO) "
+         "against the RMS of the actual errors in its bin; points above the diagonal are overconfident, as "
+         "importance sampling is when χ² is infinite. The ELBO's standard error measures its noise around the "
+         "ELBO, not its distance (the KL) to log p(x)."),
     ]
     figs = [(t, p, c) for t, p, c in figs if p is not None]
     meta = _meta_lines(records, cells)
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
 
-    md = [f"# vaebench report: {store.config.name}", "", *[f"- {m}" for m in meta], "", "## Verdicts", ""]
-    md += [f"- **{v.model}** ({v.device}, {v.dtype}) — {v.verdict}" for v in verdict.itertuples()]
+    best = _best_lines(verdict)
+    md = [f"# vaebench report: {store.config.name}", "", *[f"- {m}" for m in meta], "", "## Verdicts"]
+    for model, g in verdict.groupby("model", sort=False):
+        md += ["", f"### {model}: {best[model]}", "",
+               g[["estimator", "device", "dtype", "verdict"]].to_markdown(index=False)]
     for title, p, caption in figs:
         md += ["", f"## {title}", "", caption, "", f"![{title}]({p.name})"]
     md += ["", "## Summary table", "", table.to_markdown(index=False, floatfmt=".4g"), "",
-           "Tables: [summary.csv](summary.csv), [points.csv](points.csv) (every estimate), [verdicts.csv](verdicts.csv)."]
+           "Tables: [summary.csv](summary.csv), [points.csv.gz](points.csv.gz) (every estimate), [verdicts.csv](verdicts.csv)."]
     (out / "report.md").write_text("\n".join(md) + "\n")
 
     def img(p: Path) -> str:
@@ -124,17 +148,20 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
 
     body = [f"<h1>vaebench report: {html.escape(store.config.name)}</h1>",
             "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in meta) + "</ul>",
-            "<h2>Verdicts</h2><ul>" + "".join(
-                f"<li><b>{html.escape(v.model)}</b> ({v.device}, {v.dtype}) — {html.escape(v.verdict)}</li>"
-                for v in verdict.itertuples()) + "</ul>"]
+            "<h2>Verdicts</h2>"]
+    for model, g in verdict.groupby("model", sort=False):
+        body += [f"<h3>{html.escape(model)}: {html.escape(best[model])}</h3>",
+                 g[["estimator", "device", "dtype", "verdict"]].to_html(index=False, border=0, classes="verdicts")]
     for title, p, caption in figs:
         body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", img(p)]
-    body += ["<h2>Summary table</h2>", table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
-             '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv">points.csv</a>, '
+    body += ["<h2>Summary table</h2>", '<div class="wide">',
+             table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0), "</div>",
+             '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv.gz">points.csv.gz</a>, '
              '<a href="verdicts.csv">verdicts.csv</a>.</p>']
     style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
              "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
-             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}")
+             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
+             "table.verdicts td{text-align:left}.wide{overflow-x:auto}")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>vaebench: {html.escape(store.config.name)}"
             f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
     (out / "index.html").write_text(page)
