@@ -1,4 +1,5 @@
-"""Throughput of `importance` against K, beside the floor: one likelihood pass over the same samples.
+"""Throughput of the built-in estimators against K, beside the floor: one likelihood pass over the
+same samples.
 
 The floor is the work an importance estimate cannot avoid: ``model.log_likelihood`` over K·B
 latent samples (pre-drawn, in the estimator's own chunks). The ratio estimator / floor is the
@@ -14,6 +15,7 @@ import torch
 from benchmarks.conftest import BATCH, sync
 from vaebench.testing.memory import peak_tensor_bytes
 from vaebench import get_estimator
+from vaebench.estimators import BUILTINS
 from vaebench.estimators._streaming import resolve_chunk_size
 from vaebench.ops import chunk_sizes
 
@@ -28,9 +30,11 @@ def _info(benchmark, x, k, chunk):
 
 
 @pytest.mark.parametrize("k", KS)
-def test_importance(benchmark, bench_setup, k):
+@pytest.mark.parametrize("name", [spec.name for spec in BUILTINS])
+def test_estimator(benchmark, bench_setup, name, k):
+    """Every built-in estimator at fixed K (grouped with the floor for the same K)."""
     model, x = bench_setup
-    est = get_estimator("importance")
+    est = get_estimator(name)
     g = torch.Generator().manual_seed(0)
 
     def run():
@@ -39,6 +43,7 @@ def test_importance(benchmark, bench_setup, k):
         return out
 
     benchmark.group = f"K={k}"
+    benchmark.extra_info["estimator"] = name
     _info(benchmark, x, k, resolve_chunk_size(None, x, model.latent_dim))
     benchmark(run)
     benchmark.extra_info["samples_per_s"] = k * BATCH / benchmark.stats.stats.median
