@@ -1,6 +1,6 @@
 """vaebench: benchmark and verify estimators of log p(x) for latent-variable models."""
 
-from vaebench import models, ops
+from vaebench import data, models, ops
 from vaebench.base import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, GroundTruth, LatentModel
 from vaebench.registry import (
     PluginWarning,
@@ -20,6 +20,7 @@ __all__ = [
     "LatentModel",
     "PluginWarning",
     "UnknownEstimatorError",
+    "data",
     "get_estimator",
     "list_estimators",
     "models",

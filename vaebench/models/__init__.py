@@ -7,9 +7,18 @@ from typing import Any, Callable
 from vaebench.models.gaussian import as_multivariate_normal, chi_square_gaussian, gaussian_moments
 from vaebench.validation import unknown_name_message
 from vaebench.models.linear_gaussian import ENCODER_FAMILIES, GaussianEncoder, LinearGaussian
+from vaebench.models.presets import PRESETS, pretrained
+from vaebench.models.quadrature import QuadratureGroundTruth
+from vaebench.models.vae import ARCHITECTURES, VAE, VAEConfig
 
 __all__ = [
+    "ARCHITECTURES",
     "ENCODER_FAMILIES",
+    "PRESETS",
+    "QuadratureGroundTruth",
+    "VAE",
+    "VAEConfig",
+    "pretrained",
     "GaussianEncoder",
     "LinearGaussian",
     "as_multivariate_normal",

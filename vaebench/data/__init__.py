@@ -1,0 +1,42 @@
+"""Data sets by name: ``vb.data.load(NAME, split)``. Real data are read from local copies only."""
+
+from __future__ import annotations
+
+import os
+
+from torch import Tensor
+
+from vaebench.data.mnist import SPLITS, load_binarized_mnist, load_dynamic_mnist
+from vaebench.data.paths import ENV_VAR, data_dir
+from vaebench.data.synthetic import SyntheticGenerator, load_synthetic
+from vaebench.validation import unknown_name_message
+
+__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "SyntheticGenerator", "data_dir", "load"]
+
+DATASETS = {
+    "binarized-mnist": "Larochelle & Murray's static binarization of MNIST (50000/10000/10000, 784 pixels)",
+    "dynamic-mnist": "grayscale MNIST binarized by seeded Bernoulli sampling (50000/10000/10000, 784 pixels)",
+    "synthetic-2d": "samples of a fixed nonlinear model with a 2-D latent (20000/2000/2000, 64 pixels)",
+}
+
+
+def load(name: str, split: str = "train", *, path: str | os.PathLike | None = None, seed: int = 0) -> Tensor:
+    """The data set ``name`` as a float32 tensor ``[N, D]``.
+
+    Parameters
+    ----------
+    name : str
+        One of `DATASETS`.
+    split : {"train", "valid", "test"}
+    path : path, optional
+        Directory holding the files; default ``$VAEBENCH_DATA``, then ../shared/data.
+    seed : int
+        Seed of the dynamic binarization (``dynamic-mnist`` only).
+    """
+    if name == "synthetic-2d":
+        return load_synthetic(split)
+    if name == "binarized-mnist":
+        return load_binarized_mnist(split, data_dir(path))
+    if name == "dynamic-mnist":
+        return load_dynamic_mnist(split, data_dir(path), seed=seed)
+    raise ValueError(unknown_name_message("data set", name, list(DATASETS)))
