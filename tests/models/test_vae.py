@@ -1,0 +1,120 @@
+"""The VAE model contract, training with tiny budgets, and the checkpoint cache."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import scipy.stats as st
+import torch
+import torch.nn.functional as F
+
+from vaebench import get_estimator
+from vaebench.models.presets import preset_config, pretrained
+from vaebench.models.training import CheckpointError, TrainConfig, load_checkpoint, load_or_train
+from vaebench.models.vae import VAE, VAEConfig
+
+TINY = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), epochs=2, batch_size=200)
+
+
+def test_iwae_architecture_by_name():
+    vae = VAE("iwae")
+    sizes = [(m.in_features, m.out_features) for m in vae.modules() if isinstance(m, torch.nn.Linear)]
+    assert sizes == [(784, 200), (200, 200), (200, 100), (50, 200), (200, 200), (200, 784)]
+    assert all(isinstance(m, torch.nn.Tanh) for m in vae.encoder[1::2])
+    with pytest.raises(ValueError, match="unknown architecture 'iwea'"):
+        VAE("iwea")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        VAEConfig(10, 2, activation="gelu")
+
+
+def test_bernoulli_likelihood_against_a_direct_formula():
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(12, 3, (8,)))
+    x, z = torch.bernoulli(torch.rand(4, 12)), torch.randn(5, 4, 3)
+    logits = vae.decoder(z)
+    direct = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)
+    torch.testing.assert_close(vae.log_likelihood(x, z), direct)
+    assert vae.log_likelihood(x, z).shape == (5, 4)
+
+
+def test_gaussian_likelihood_against_scipy():
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(6, 2, (8,), likelihood="gaussian")).double()
+    with torch.no_grad():
+        vae.log_sigma.copy_(torch.linspace(-1, 0.5, 6, dtype=torch.float64))
+    x, z = torch.randn(3, 6, dtype=torch.float64), torch.randn(2, 3, 2, dtype=torch.float64)
+    mean = vae.decoder(z).detach().numpy()
+    ref = st.norm.logpdf(x.numpy(), mean, np.exp(np.linspace(-1, 0.5, 6))).sum(-1)
+    np.testing.assert_allclose(vae.log_likelihood(x, z).detach().numpy(), ref, rtol=1e-12)
+
+
+def test_vae_works_with_every_estimator_in_both_dtypes():
+    vae = VAE(VAEConfig(12, 3, (8,))).requires_grad_(False)
+    for dtype in (torch.float32, torch.float64):
+        m = vae.to(dtype)
+        x = torch.bernoulli(torch.rand(4, 12, dtype=dtype))
+        for name in ("prior", "importance", "elbo"):
+            est = get_estimator(name)(m, x, 20, generator=torch.Generator().manual_seed(0))
+            assert est.log_px.dtype == dtype and torch.isfinite(est.log_px).all()
+    with pytest.raises(ValueError, match="x is torch.float32 .* the model works in torch.float64"):
+        get_estimator("importance")(vae.to(torch.float64), torch.zeros(2, 12), 5)
+
+
+def test_training_improves_the_elbo_and_is_seeded(tmp_path):
+    model, path, payload = load_or_train(TINY, cache=tmp_path / "a", progress=False)
+    history = payload["history"]
+    assert len(history) == 2 and history[-1]["valid_elbo"] > history[0]["valid_elbo"] - 1.0
+    again, _, _ = load_or_train(TINY, cache=tmp_path / "b", progress=False)  # retrained elsewhere
+    for (k, v), (_, w) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(v, w), f"{k} differs between two trainings with the same seed"
+    iwae, _, _ = load_or_train(TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), objective="iwae", num_samples=5,
+                                           epochs=1, batch_size=200), cache=tmp_path / "a", progress=False)
+    assert iwae.latent_dim == 2
+
+
+def test_checkpoints_are_cached_and_loaded_safely(tmp_path, monkeypatch):
+    _, path, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    assert path.parent == tmp_path and path.suffix == ".pt" and not list(tmp_path.glob(".*.tmp"))
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    monkeypatch.setattr("vaebench.models.training.train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    model, again, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    assert again == path and calls and all(k.get("weights_only") is True for k in calls)
+
+
+def test_corrupted_or_mismatched_checkpoints_raise(tmp_path, monkeypatch):
+    _, path, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    monkeypatch.setattr("vaebench.models.training.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read .* delete it to train again"):
+        load_or_train(TINY, cache=tmp_path, progress=False)
+    path.write_bytes(good)
+    other = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), epochs=3, batch_size=200)
+    with pytest.raises(CheckpointError, match="was trained with .* but .* was asked for"):
+        load_checkpoint(path, other)
+
+
+def test_presets_and_pretrained(tmp_path):
+    assert preset_config("mnist-iwae50").architecture == VAEConfig(784, 50, (200, 200), "tanh", "bernoulli")
+    with pytest.raises(ValueError, match="unknown preset 'mnist-2'. Did you mean 'mnist-2d'"):
+        preset_config("mnist-2")
+    model = pretrained("synthetic-2d", epochs=1, cache=tmp_path, progress=False)
+    x = torch.zeros(3, 64)
+    lp = model.log_marginal(x)
+    assert lp.shape == (3,) and lp.dtype == torch.float64 and torch.isfinite(lp).all()
+    start = time.perf_counter()
+    pretrained("synthetic-2d", epochs=1, cache=tmp_path, progress=False)  # from the cache
+    assert time.perf_counter() - start < 5
+
+
+def test_cli_train(tmp_path, capsys):
+    from vaebench.cli import main
+
+    assert main(["train", "synthetic-2d", "--epochs", "1", "--cache", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint: " in out and str(tmp_path) in out
+    assert main(["train", "nope", "--cache", str(tmp_path)]) == 2
