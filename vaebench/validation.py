@@ -54,32 +54,26 @@ def check_data(x: Any, model: Any = None) -> Tensor:
     return x
 
 
+def _positive_int(value: Any, name: str, expected: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected}, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be {expected}, got {number}")
+    return number
+
+
 def check_num_samples(num_samples: Any) -> int:
     """Check that ``num_samples`` is an integer K >= 1 and return it as ``int``."""
-    if isinstance(num_samples, bool):
-        raise TypeError(f"num_samples must be an integer >= 1, got {num_samples!r}")
-    try:
-        k = operator.index(num_samples)
-    except TypeError:
-        raise TypeError(f"num_samples must be an integer >= 1, got {num_samples!r}") from None
-    if k < 1:
-        raise ValueError(f"num_samples must be an integer >= 1, got {k}")
-    return k
+    return _positive_int(num_samples, "num_samples", "an integer >= 1")
 
 
 def check_chunk_size(chunk_size: Any) -> int | None:
     """Check that ``chunk_size`` is None (automatic) or an integer >= 1."""
-    if chunk_size is None:
-        return None
-    if isinstance(chunk_size, bool):
-        raise TypeError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
-    try:
-        c = operator.index(chunk_size)
-    except TypeError:
-        raise TypeError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}") from None
-    if c < 1:
-        raise ValueError(f"chunk_size must be None or an integer >= 1, got {c}")
-    return c
+    return None if chunk_size is None else _positive_int(chunk_size, "chunk_size", "None or an integer >= 1")
 
 
 def check_proposal(proposal: Any, x: Tensor, model: Any) -> Distribution:

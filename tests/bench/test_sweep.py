@@ -182,6 +182,8 @@ def test_summary_matches_direct_computation(tmp_path):
         (('model = "ppca"', 'model = "ppcaa"'), "is not one of"),
         (("replicates = 3", "replicates = 3\nbogus = 1"), "unknown keys"),
         (('dtypes = ["float64"]', 'dtypes = ["float16"]'), "dtypes must be among"),
+        (('model = "ppca"', 'model = "ppca"\nnum_samples = []'), "num_samples must be a non-empty list"),
+        (('model = "ppca"', 'model = "ppca"\nepochs = 3'), "has unknown keys"),
     ],
 )
 def test_bad_configs_are_rejected(tmp_path, edit, match):
@@ -196,3 +198,11 @@ def test_unknown_profile_and_missing_file():
         profile_path("nope")
     with pytest.raises(ValueError, match="does not exist"):
         load_config("/nonexistent/sweep.toml")
+
+
+def test_models_can_have_their_own_k_values(tmp_path):
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text().replace('model = "ppca"', 'model = "ppca"\nnum_samples = [2, 5]'))
+    config = load_config(path)
+    assert sorted({c.num_samples for c in config.cells()}) == [2, 5]
+    assert len(config.cells()) == 2 * 3 * 3

@@ -38,15 +38,34 @@ def _model_and_data(entry_json: str, num_points: int, sweep_seed: int) -> tuple[
 
     entry = ModelEntry(**json.loads(entry_json))
     model = get_model(entry.model, **entry.options)
-    seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/data/{entry.name}".encode()).digest()[:8], "little") >> 1
-    x = model.sample(num_points, generator=torch.Generator().manual_seed(seed)).double()
+    if hasattr(model, "evaluation_data"):  # trained models: their data set's test points
+        x = model.evaluation_data(num_points).double()
+    else:  # models with closed-form truth: data simulated from the model, fixed per model
+        seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/data/{entry.name}".encode()).digest()[:8], "little") >> 1
+        x = model.sample(num_points, generator=torch.Generator().manual_seed(seed)).double()
+    return model, x, _theory(model, x)
+
+
+def _theory(model: Any, x: torch.Tensor) -> dict[str, list]:
+    """Truth and per-point theory: χ² of the encoder and of the prior, KL and Var[log w] of the
+    encoder, from closed forms or, for trained 2-D models, from one quadrature per proposal."""
+    d = model.prior.event_shape.numel()
+    zeros = torch.zeros(x.shape[0], d, dtype=torch.float64)
+    prior_q = torch.distributions.Independent(torch.distributions.Normal(zeros, torch.ones_like(zeros)), 1)
+    if hasattr(model, "integrate"):
+        with torch.no_grad():
+            encoder = model.proposal(x.to(model.dtype))
+        enc, pri = model.integrate(x, encoder), model.integrate(x, prior_q)
+        return {"truth": enc.log_marginal.tolist(), "chi2_encoder": enc.chi_square.tolist(),
+                "chi2_prior": pri.chi_square.tolist(), "kl": enc.kl.tolist(),
+                "log_weight_var": enc.log_weight_variance.tolist(), "quadrature_error": enc.error.tolist()}
     theory: dict[str, list] = {"truth": model.log_marginal(x).tolist()}
     if hasattr(model, "chi_square"):
         theory["chi2_encoder"] = model.chi_square(None, x).tolist()
-        theory["chi2_prior"] = model.with_encoder("prior").chi_square(None, x).tolist()
+        theory["chi2_prior"] = model.chi_square(prior_q, x).tolist()
         theory["kl"] = model.kl_to_posterior(None, x).tolist()
         theory["log_weight_var"] = model.log_weight_variance(None, x).tolist()
-    return model, x, theory
+    return theory
 
 
 @functools.cache

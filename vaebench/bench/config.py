@@ -16,6 +16,7 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     name = "ppca-10x2"                              # the label in results and figures
     model = "ppca"                                  # a name from vaebench.models.available_models()
     options = { data_dim = 10, latent_dim = 2, encoder = "exact", encoder_scale = 1.3 }
+    num_samples = [1, 10, 100]                      # optional: this model's own K values
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ _DTYPES = ("float32", "float64")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model of the sweep: a label, a catalogue name and its options."""
+    """One model of the sweep: a label, a catalogue name, its options and, optionally, its own
+    K values (e.g. fewer for a model whose likelihood is expensive)."""
 
     name: str
     model: str
     options: dict[str, Any] = field(default_factory=dict)
+    num_samples: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class SweepConfig:
         return [
             Cell(m.name, e, k, r, d, t)
             for m in self.models
-            for k in self.num_samples
+            for k in (m.num_samples or self.num_samples)
             for e in self.estimators
             for d in self.devices
             for t in self.dtypes
@@ -125,10 +128,16 @@ class SweepConfig:
         models = []
         for i, m in enumerate(need("models")):
             if not isinstance(m, dict) or "name" not in m or "model" not in m:
-                raise ValueError(f"{source}: models[{i}] needs 'name' and 'model' (and optional 'options')")
+                raise ValueError(f"{source}: models[{i}] needs 'name' and 'model' (optional 'options', 'num_samples')")
+            if set(m) - {"name", "model", "options", "num_samples"}:
+                raise ValueError(f"{source}: models[{i}] has unknown keys {sorted(set(m) - {'name', 'model', 'options', 'num_samples'})}")
             if m["model"] not in available_models():
                 raise ValueError(f"{source}: models[{i}].model = {m['model']!r} is not one of {list(available_models())}")
-            models.append(ModelEntry(str(m["name"]), m["model"], dict(m.get("options", {}))))
+            own_ks = m.get("num_samples")
+            if own_ks is not None and (not own_ks or any(int(k) < 1 for k in own_ks)):
+                raise ValueError(f"{source}: models[{i}].num_samples must be a non-empty list of integers >= 1")
+            models.append(ModelEntry(str(m["name"]), m["model"], dict(m.get("options", {})),
+                                     tuple(sorted({int(k) for k in own_ks})) if own_ks is not None else None))
         if len({m.name for m in models}) != len(models):
             raise ValueError(f"{source}: model names must be unique")
         estimators = need("estimators")

@@ -42,9 +42,18 @@ def _ppca(**kw: Any) -> LinearGaussian:
     return _linear_gaussian(isotropic=True, **kw)
 
 
+def _trained(preset: str) -> Callable[..., Any]:
+    def build(*, epochs: int | None = None, quadrature_tol: float = 1e-4, **kw: Any) -> Any:
+        return pretrained(preset, epochs=epochs, quadrature_tol=quadrature_tol, **kw)
+
+    return build
+
+
 _MODELS: dict[str, tuple[Callable[..., Any], str]] = {
     "linear-gaussian": (_linear_gaussian, "factor analysis with random W, b, diagonal Ψ (exact log p(x))"),
     "ppca": (_ppca, "probabilistic PCA: factor analysis with isotropic noise (exact log p(x))"),
+    **{name: (_trained(name), f"trained VAE: {desc}") for name, (config, desc) in PRESETS.items()
+       if config.architecture.latent_dim <= 2},
 }
 
 

@@ -58,7 +58,7 @@ def pretrained(
     """
     from vaebench.models.quadrature import QuadratureGroundTruth
 
-    model, _, _ = load_or_train(preset_config(name, epochs=epochs), data_path=data_path, cache=cache,
-                                device=device, progress=progress)
+    config = preset_config(name, epochs=epochs)
+    model, _, _ = load_or_train(config, data_path=data_path, cache=cache, device=device, progress=progress)
     model.requires_grad_(False)
-    return QuadratureGroundTruth(model, tol=quadrature_tol) if model.latent_dim <= 2 else model
+    return QuadratureGroundTruth(model, tol=quadrature_tol, dataset=config.data) if model.latent_dim <= 2 else model

@@ -42,6 +42,7 @@ class QuadratureResult:
     kl_error: Tensor | None = None
     chi_square: Tensor | None = None
     chi_square_error: Tensor | None = None
+    log_weight_variance: Tensor | None = None
 
 
 def _float64(model: Any) -> Any:
@@ -109,12 +110,15 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
     m64 = _float64(model)
     x = x.detach().double()
     B = x.shape[0]
-    if q is None and hasattr(m64, "proposal"):
+    # Centre and scale: the posterior mode and the Laplace covariance there, widened, then one
+    # moment pass on a coarse grid for non-Gaussian shapes. The mode search starts from the
+    # model's encoder when it has one (the posterior does not depend on the q asked about),
+    # else from q's mean, else from the prior's.
+    if hasattr(m64, "proposal"):
         with torch.no_grad():
-            q = m64.proposal(x)
-    # Centre and scale: the posterior mode (from q's mean, or the prior's) and the Laplace
-    # covariance there, widened, then one moment pass on a coarse grid for non-Gaussian shapes.
-    start = gaussian_moments(q)[0] if q is not None else torch.zeros(B, d, dtype=torch.float64)
+            start = gaussian_moments(m64.proposal(x))[0]
+    else:
+        start = gaussian_moments(q)[0] if q is not None else torch.zeros(B, d, dtype=torch.float64)
     m, cov = _laplace(m64, x, start)
     for half_width in (8.0,):
         L = _stable_chol(4.0 * cov, torch.full((B,), 1e-12, dtype=torch.float64))
@@ -160,7 +164,10 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
         logdet_q = torch.log(torch.diagonal(L_q, dim1=-2, dim2=-1)).sum(-1)
         log_q_at = q64.log_prob(z_q)
         integrand = log_q_at - (logf_q - logdet_q - log_z)  # log q − log p(z|x)
-        kl = (torch.exp(logw_q[:, None] + logdet_q + log_q_at) * integrand).sum(0)
+        q_mass = torch.exp(logw_q[:, None] + logdet_q + log_q_at)
+        kl = (q_mass * integrand).sum(0)
+        # log w = log p(x, z) − log q(z) = log p(x) − integrand: Var_q[log w] = Var_q[integrand].
+        log_weight_var = (q_mass * (integrand - kl) ** 2).sum(0)
         idx_q, logw_qc = _nested_half(n_q, d, 9.0)
         kl_c = (torch.exp(logw_qc[:, None] + logdet_q + log_q_at[idx_q]) * integrand[idx_q]).sum(0)
         # KL also inherits the error of log p(x).
@@ -171,7 +178,8 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
         chi2_ring = torch.exp(torch.logsumexp(log_terms[ring], dim=0) - torch.logsumexp(log_terms, dim=0))
         diverges = (chi2_ring > 1e-3) | (chi2_err > 1e-2 * (chi2.abs() + 1))
         chi2 = torch.where(diverges, torch.full_like(chi2, math.inf), chi2)
-        result.update(kl=kl, kl_error=(kl - kl_c).abs() + error, chi_square=chi2, chi_square_error=chi2_err)
+        result.update(kl=kl, kl_error=(kl - kl_c).abs() + error, chi_square=chi2, chi_square_error=chi2_err,
+                      log_weight_variance=log_weight_var)
     return QuadratureResult(**result)
 
 
@@ -282,8 +290,8 @@ class QuadratureGroundTruth:
     ``integrate`` (with error bounds).
     """
 
-    def __init__(self, model: Any, tol: float = 1e-4) -> None:
-        self.model, self.tol = model, tol
+    def __init__(self, model: Any, tol: float = 1e-4, dataset: str | None = None) -> None:
+        self.model, self.tol, self.dataset = model, tol, dataset
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["model"], name)
@@ -301,7 +309,15 @@ class QuadratureGroundTruth:
             model = model.to(device=device, dtype=dtype)
         else:
             model = model.to(dtype, device)
-        return QuadratureGroundTruth(model, self.tol)
+        return QuadratureGroundTruth(model, self.tol, self.dataset)
+
+    def evaluation_data(self, num_points: int, split: str = "test") -> Tensor:
+        """The first ``num_points`` of the data set the model was trained on (for benchmarks)."""
+        if self.dataset is None:
+            raise ValueError("this model has no data set attached")
+        from vaebench.data import load
+
+        return load(self.dataset, split)[:num_points]
 
     def integrate(self, x: Tensor, q: Distribution | None = None) -> QuadratureResult:
         return integrate(self.model, x, q, tol=self.tol)

@@ -39,13 +39,21 @@ def reference_log_marginal(model: Any, x: torch.Tensor, num_samples: int, *, see
     return pd.concat(frames, ignore_index=True)
 
 
+def _command_line() -> str:
+    """This process's command line, as a person would type it."""
+    args = sys.argv[1:]
+    if sys.argv and Path(sys.argv[0]).name in ("__main__.py", "vaebench"):
+        return "vaebench " + shlex.join(args)
+    return shlex.join(sys.argv)
+
+
 def write_reference(path: str | os.PathLike, table: pd.DataFrame, **provenance: Any) -> Path:
     """Write ``table`` as CSV behind a ``#`` header: the command line, UTC time and ``provenance``."""
     import vaebench
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"generated-by": "vaebench " + vaebench.__version__, "command": shlex.join(sys.argv),
+    header = {"generated-by": "vaebench " + vaebench.__version__, "command": _command_line(),
               "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
               **provenance}
     tmp = path.with_suffix(path.suffix + ".tmp")
