@@ -117,7 +117,8 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
         ("ELBO gap against KL", figures.elbo_gap_vs_kl(points, out / "elbo_gap_vs_kl.png"),
          "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
          "they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
-         "is the same for every x (the posterior covariance does not depend on x), so each model is one cluster."),
+         "is the same for every x (the posterior covariance does not depend on x), so each of those models is one "
+         "cluster; trained VAEs spread along the diagonal."),
         ("What it costs", figures.cost_vs_k(summary, out / "cost_vs_k.png"),
          "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
          "peak tensor memory against K. Flat memory means the estimator streams over K in chunks."),
