@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from vaebench.bench.config import Cell, ModelEntry, SweepConfig
-from vaebench.ops import effective_sample_size
+from vaebench.ops import effective_sample_size, pareto_k
 from vaebench.registry import get_estimator
 from vaebench.runtime import keep_freed_memory
 from vaebench.testing.memory import peak_tensor_bytes
@@ -142,16 +142,22 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         _sync(cell.device)
         return out
 
+    # The first run is the estimate and the warm-up; it keeps the weights, where it can, for the
+    # Pareto k̂ of their tail (the cost measurements below run without them).
+    keep = {"keep_log_weights": True} if options else {}
     start = time.perf_counter()
-    est = estimate()
+    est = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **keep)
+    _sync(cell.device)
     seconds = time.perf_counter() - start
     ess = est.ess if est.ess is not None else (
         effective_sample_size(est.log_weights) if est.log_weights is not None else None)
+    khat = pareto_k(est.log_weights) if est.log_weights is not None else None
     record: dict[str, Any] = {
         "cell": cell.__dict__,
         "seed": seed,
         "log_px": est.log_px.double().cpu().tolist(),
         "ess": ess.double().cpu().tolist() if ess is not None else None,
+        "khat": khat.cpu().tolist() if khat is not None else None,
         "stderr": est.stderr.double().cpu().tolist() if est.stderr is not None else None,
         "theory": theory,
         "tags": spec.tags.__dict__,

@@ -9,7 +9,8 @@ error e_pr = log p̂ − log p(x_p):
   have bias ≈ −χ²/(2K) and std ≈ sqrt(χ²/K) (delta method; given only where mean χ²/K < 1,
   as it fails beyond); ELBO-type
   estimators have bias −KL(q ‖ p(z|x)) exactly and std sqrt(Var_q[log w] / K) exactly;
-- ESS/K, throughput (K·B / median time) and peak tensor memory.
+- ESS/K, the Pareto k̂ of the weights (mean, and the share of estimates above 0.7, the PSIS
+  threshold of unreliability), throughput (K·B / median time) and peak tensor memory.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def points_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         n = len(rec["log_px"])
         frame = pd.DataFrame({**{k: [v] * n for k, v in cell.items()}, "point": range(n),
                               "log_px": rec["log_px"], "truth": theory["truth"]})
-        for key in ("ess", "stderr"):
+        for key in ("ess", "stderr", "khat"):
             frame[key] = rec[key] if rec.get(key) is not None else np.nan
         tags = rec["tags"]
         chi2 = theory.get("chi2_encoder" if tags["needs_proposal"] else "chi2_prior")
@@ -101,6 +102,8 @@ def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int
             "chi2_mean": np.nanmean(chi2) if np.isfinite(chi2).any() else (np.inf if np.isinf(chi2).any() else np.nan),
             "kl_mean": np.nanmean(kl) if np.isfinite(kl).any() else np.nan,
             "ess_over_k": g["ess"].mean() / k,
+            "khat_mean": g["khat"].replace(-np.inf, np.nan).mean(),
+            "khat_over_0.7": (g["khat"] > 0.7).mean() if g["khat"].notna().any() else np.nan,
         })
     summary = pd.DataFrame(rows)
     if cells is not None and not cells.empty:

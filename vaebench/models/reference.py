@@ -1,9 +1,9 @@
 """Reference log p(x) for models whose latent is too large for quadrature.
 
 Importance sampling with the encoder and a very large K, chunked, per test point: the estimate,
-its delta-method standard error and the effective sample size that says whether to trust it
-(an ESS of a handful means the weights are dominated by a few samples and the stated error is
-optimistic). Stored as a generated CSV file whose header records the command that made it.
+its delta-method standard error, and the effective sample size and Pareto k̂ that say whether to
+trust it (an ESS of a handful, or k̂ > 0.7, means a few weights dominate and the stated error
+is optimistic). Stored as a generated CSV file whose header records the command that made it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from vaebench.estimators import importance
+from vaebench.ops import pareto_k
 
 __all__ = ["reference_log_marginal", "write_reference", "read_reference"]
 
@@ -26,16 +27,17 @@ __all__ = ["reference_log_marginal", "write_reference", "read_reference"]
 @torch.no_grad()
 def reference_log_marginal(model: Any, x: torch.Tensor, num_samples: int, *, seed: int = 0,
                            batch_size: int = 100) -> pd.DataFrame:
-    """Per data point: ``log_px`` (IS with the encoder, K = ``num_samples``), ``stderr``, ``ess``."""
+    """Per data point: ``log_px`` (IS with the encoder, K = ``num_samples``), ``stderr``, ``ess`` and
+    the Pareto ``khat`` of the weights (above 0.7 the estimate, and its stderr, are unreliable)."""
     g = torch.Generator().manual_seed(seed)
     frames = []
     for start in range(0, x.shape[0], batch_size):
-        est = importance.estimate(model, x[start : start + batch_size], num_samples, generator=g,
-                                  keep_log_weights=False)
+        est = importance.estimate(model, x[start : start + batch_size], num_samples, generator=g)
         frames.append(pd.DataFrame({"index": range(start, start + len(est.log_px)),
                                     "log_px": est.log_px.double().cpu().numpy(),
                                     "stderr": est.stderr.double().cpu().numpy(),
-                                    "ess": est.ess.double().cpu().numpy()}))
+                                    "ess": est.ess.double().cpu().numpy(),
+                                    "khat": pareto_k(est.log_weights).cpu().numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -129,14 +129,26 @@ def _binned(x: pd.Series, y: pd.Series, bins: int = 12) -> pd.DataFrame:
 
 
 def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
-    """Left: median |error| in bins of ESS (does a low ESS flag a bad estimate?). Right: the
-    estimate's reported standard error against the RMS of its actual errors (is it honest?)."""
+    """Left: median |error| in bins of ESS; middle: in bins of the Pareto k̂ (do the diagnostics
+    flag bad estimates?). Right: the estimate's reported standard error against the RMS of its
+    actual errors (is it honest?)."""
     with_ess, with_se = points[points["ess"].notna()], points[points["stderr"].notna()]
+    with_k = points[np.isfinite(points["khat"])] if "khat" in points else points.iloc[:0]
     if with_ess.empty and with_se.empty:
         return None
     colors = _colors(list(points["estimator"].unique()))
     with plt.rc_context(_STYLE):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.3))
+        fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.3))
+        for est, g in with_k.groupby("estimator"):
+            edges = np.linspace(max(-0.5, g["khat"].min()), g["khat"].max() + 1e-9, 13)
+            binned = g.groupby(pd.cut(g["khat"], edges), observed=True).agg(
+                x=("khat", "mean"), median=("error", lambda e: e.abs().median()), n=("error", "size"))
+            binned = binned[binned["n"] >= 5]
+            middle.plot(binned["x"], binned["median"], "o-", color=colors[est], label=est, ms=4)
+        middle.axvline(0.7, color="k", ls=":", lw=1, label="k̂ = 0.7 (PSIS: unreliable above)")
+        middle.set(yscale="log", xlabel="Pareto k̂ of the weights", ylabel="median |log p̂ − log p(x)|  (nats)",
+                   title="Error against Pareto k̂")
+        middle.legend()
         for est, g in with_ess.groupby("estimator"):
             b = _binned(g["ess"], g["error"].abs())
             left.plot(b["x"], b["median"], "o-", color=colors[est], label=est, ms=4)

@@ -91,7 +91,7 @@ def _meta_lines(records: list[dict], cells: pd.DataFrame) -> list[str]:
 
 
 _TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias", "bias_se", "theory_bias", "std",
-                  "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "samples_per_s", "peak_mib"]
+                  "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "khat_mean", "samples_per_s", "peak_mib"]
 
 
 def render_report(path: str | Path, out: str | Path | None = None) -> Path:
@@ -123,7 +123,8 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
          "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
          "peak tensor memory against K. Flat memory means the estimator streams over K in chunks."),
         ("Do the diagnostics see the error?", figures.diagnostics_vs_error(points, out / "diagnostics.png"),
-         "Left: the absolute error of single estimates in bins of their effective sample size. Right: the "
+         "Left and middle: the absolute error of single estimates in bins of their effective sample size and "
+         "of the Pareto k̂ of their weights (PSIS calls k̂ > 0.7 unreliable). Right: the "
          "standard error each estimate reports (delta method for importance sampling, sample SE for the ELBO) "
          "against the RMS of the actual errors in its bin; points above the diagonal are overconfident, as "
          "importance sampling is when χ² is infinite. The ELBO's standard error measures its noise around the "
