@@ -206,3 +206,18 @@ def test_models_can_have_their_own_k_values(tmp_path):
     config = load_config(path)
     assert sorted({c.num_samples for c in config.cells()}) == [2, 5]
     assert len(config.cells()) == 2 * 3 * 3
+
+
+def test_models_whose_data_is_absent_are_skipped_and_reported(tmp_path, monkeypatch):
+    from vaebench.data import ENV_VAR
+
+    monkeypatch.setattr("vaebench.data.paths._CHECKOUT_FALLBACK", tmp_path / "no-data")
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    path = tiny_config(tmp_path)
+    path.write_text(path.read_text() + '\n[[models]]\nname = "vae-mnist-2d"\nmodel = "mnist-2d"\nnum_samples = [1]\n')
+    config = load_config(path)
+    with pytest.warns(UserWarning, match="model 'vae-mnist-2d' is skipped: no data directory found"):
+        store = run_sweep(config, tmp_path / "run" / "results", quiet=True)
+    assert {c.model for c in store.pending()} == {"vae-mnist-2d"}
+    render_report(tmp_path / "run")
+    assert "not run: vae-mnist-2d (9 cells)" in (tmp_path / "run" / "report.md").read_text()

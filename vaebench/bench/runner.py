@@ -17,7 +17,7 @@ from vaebench.bench.cells import run_cell
 from vaebench.bench.config import Cell, SweepConfig
 from vaebench.bench.store import ResultStore
 
-__all__ = ["run_sweep", "make_executor", "SerialExecutor"]
+__all__ = ["run_sweep", "make_executor", "SerialExecutor", "unavailable_models"]
 
 
 class SerialExecutor(cf.Executor):
@@ -85,6 +85,20 @@ class _Progress:
             self.bar.close()
 
 
+def unavailable_models(config: SweepConfig) -> dict[str, str]:
+    """Models of the sweep that cannot be built here (their data set is absent), with the reason."""
+    from vaebench.data import missing
+    from vaebench.models import required_data
+
+    reasons = {}
+    for entry in config.models:
+        dataset = required_data(entry.model)
+        reason = missing(dataset) if dataset is not None else None
+        if reason is not None:
+            reasons[entry.name] = reason
+    return reasons
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -97,14 +111,18 @@ def run_sweep(
 
     Every finished cell is written at once (atomically), so an interrupted sweep resumes where it
     stopped when run again with the same config and directory. At most ``in_flight`` cells are
-    submitted ahead of the ones written, so a kill loses at most that many. CUDA cells are skipped
-    with a warning where no GPU is present (they stay pending).
+    submitted ahead of the ones written, so a kill loses at most that many. CUDA cells where no GPU
+    is present, and models whose data set is absent, are skipped with a warning (they stay pending
+    and the report lists them).
     """
     store = ResultStore(out, config)
     pending = store.pending()
     if not torch.cuda.is_available() and any(c.device.startswith("cuda") for c in pending):
         warnings.warn("no CUDA device: the sweep's cuda cells are skipped", stacklevel=2)
         pending = [c for c in pending if not c.device.startswith("cuda")]
+    for name, reason in unavailable_models(config).items():
+        warnings.warn(f"model {name!r} is skipped: {reason}", stacklevel=2)
+        pending = [c for c in pending if c.model != name]
     executor = executor or SerialExecutor()
     progress = _Progress(len(config.cells()), len(config.cells()) - len(store.pending()), quiet)
     queue = iter(pending)

@@ -11,13 +11,28 @@ from vaebench.data.paths import ENV_VAR, data_dir
 from vaebench.data.synthetic import SyntheticGenerator, load_synthetic
 from vaebench.validation import unknown_name_message
 
-__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "SyntheticGenerator", "data_dir", "load"]
+__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "SyntheticGenerator", "data_dir", "load", "missing"]
 
 DATASETS = {
     "binarized-mnist": "Larochelle & Murray's static binarization of MNIST (50000/10000/10000, 784 pixels)",
     "dynamic-mnist": "grayscale MNIST binarized by seeded Bernoulli sampling (50000/10000/10000, 784 pixels)",
     "synthetic-2d": "samples of a fixed nonlinear model with a 2-D latent (20000/2000/2000, 64 pixels)",
 }
+
+
+def missing(name: str, path: str | os.PathLike | None = None) -> str | None:
+    """Why the data set ``name`` cannot be loaded here, or None if it can (checks files only)."""
+    if name == "synthetic-2d":
+        return None
+    try:
+        root = data_dir(path)
+    except FileNotFoundError as exc:
+        return str(exc)
+    wanted = ("binarized_mnist.npz", "binarized_mnist_test.amat", "binarized_mnist_test.amat.gz") \
+        if name == "binarized-mnist" else ("train-images-idx3-ubyte", "train-images-idx3-ubyte.gz")
+    if not any((root / f).is_file() for f in wanted):
+        return f"no {name} files in {root} (expected one of {', '.join(wanted)}); set {ENV_VAR}"
+    return None
 
 
 def load(name: str, split: str = "train", *, path: str | os.PathLike | None = None, seed: int = 0) -> Tensor:

@@ -19,6 +19,7 @@ __all__ = [
     "VAE",
     "VAEConfig",
     "pretrained",
+    "required_data",
     "GaussianEncoder",
     "LinearGaussian",
     "as_multivariate_normal",
@@ -55,6 +56,11 @@ _MODELS: dict[str, tuple[Callable[..., Any], str]] = {
     **{name: (_trained(name), f"trained VAE: {desc}") for name, (config, desc) in PRESETS.items()
        if config.architecture.latent_dim <= 2},
 }
+
+
+def required_data(name: str) -> str | None:
+    """The data set a catalogue model needs to be built (trained presets), or None."""
+    return PRESETS[name][0].data if name in PRESETS else None
 
 
 def available_models() -> dict[str, str]:

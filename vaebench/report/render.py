@@ -79,12 +79,17 @@ def _tags(records: list[dict]) -> dict[str, dict]:
     return {r["cell"]["estimator"]: r["tags"] for r in records}
 
 
-def _meta_lines(records: list[dict], cells: pd.DataFrame) -> list[str]:
+def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) -> list[str]:
     meta = records[0]["meta"]
     times = sorted(r["meta"]["utc"] for r in records)
     devices = ", ".join(f"{d}: {n}" for d, n in cells[["device", "device_name"]].drop_duplicates().itertuples(index=False))
+    pending = store.pending()
+    not_run = ""
+    if pending:
+        by_model = pd.Series([c.model for c in pending]).value_counts()
+        not_run = "; not run: " + ", ".join(f"{m} ({n} cells)" for m, n in by_model.items())
     return [
-        f"Cells: {len(records)} (measured {times[0]} to {times[-1]} UTC)",
+        f"Cells: {len(records)} of {len(store.config.cells())} (measured {times[0]} to {times[-1]} UTC{not_run})",
         f"Devices: {devices}; CPU threads: {', '.join(map(str, sorted(cells['threads'].unique())))}",
         f"vaebench {meta['vaebench']}, torch {meta['torch']}, Python {meta['python']}, commit {meta['commit'] or 'unknown'}",
     ]
@@ -131,7 +136,7 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
          "ELBO, not its distance (the KL) to log p(x)."),
     ]
     figs = [(t, p, c) for t, p, c in figs if p is not None]
-    meta = _meta_lines(records, cells)
+    meta = _meta_lines(records, cells, store)
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
 
     best = _best_lines(verdict)
