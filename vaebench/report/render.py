@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vaebench.base import EstimatorTags
 from vaebench.bench.metrics import cells_table, points_table, summarize
 from vaebench.bench.store import ResultStore
 from vaebench.report import figures
