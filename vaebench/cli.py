@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shlex
 import sys
 import time
 from dataclasses import asdict, fields
@@ -199,8 +200,8 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     x = load(config.data, args.split, path=args.data)[: args.points]
     start = time.perf_counter()
     table = reference_log_marginal(model, x, args.num_samples, seed=args.seed)
-    out = write_reference(args.out, table, preset=args.preset, checkpoint=checkpoint.name, split=args.split,
-                          num_samples=args.num_samples, seed=args.seed)
+    out = write_reference(args.out, table, command="vaebench " + shlex.join(args.argv), preset=args.preset,
+                          checkpoint=checkpoint.name, split=args.split, num_samples=args.num_samples, seed=args.seed)
     print(f"{args.preset} {args.split}[:{len(x)}]: mean log p(x) {table['log_px'].mean():.3f} nats "
           f"(median stderr {table['stderr'].median():.2g}, min ESS {table['ess'].min():.1f}) "
           f"in {time.perf_counter() - start:.0f} s -> {out}")
@@ -284,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vaebench`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     keep_freed_memory()
     try:
         return args.func(args)

@@ -49,13 +49,15 @@ def _command_line() -> str:
     return shlex.join(sys.argv)
 
 
-def write_reference(path: str | os.PathLike, table: pd.DataFrame, **provenance: Any) -> Path:
-    """Write ``table`` as CSV behind a ``#`` header: the command line, UTC time and ``provenance``."""
+def write_reference(path: str | os.PathLike, table: pd.DataFrame, *, command: str | None = None,
+                    **provenance: Any) -> Path:
+    """Write ``table`` as CSV behind a ``#`` header: the command (default: this process's command
+    line), UTC time and ``provenance``."""
     import vaebench
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"generated-by": "vaebench " + vaebench.__version__, "command": _command_line(),
+    header = {"generated-by": "vaebench " + vaebench.__version__, "command": command or _command_line(),
               "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
               **provenance}
     tmp = path.with_suffix(path.suffix + ".tmp")
