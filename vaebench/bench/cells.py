@@ -83,6 +83,7 @@ def _commit() -> str | None:
         return None
 
 
+@functools.cache
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
@@ -135,19 +136,18 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     seed = cell.seed(config.seed)
     # Weights the sweep does not use are not kept, so that memory measures the estimator's
     # streaming working set (ESS is streamed by the built-ins; plug-ins are called as they are).
-    options = {"keep_log_weights": False} if _accepts(spec.estimate, "keep_log_weights") else {}
+    can_drop_weights = _accepts(spec.estimate, "keep_log_weights")
 
-    def estimate() -> Any:
+    def estimate(keep_weights: bool = False) -> Any:
+        options = {"keep_log_weights": keep_weights} if can_drop_weights else {}
         out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
         _sync(cell.device)
         return out
 
     # The first run is the estimate and the warm-up; it keeps the weights, where it can, for the
     # Pareto k̂ of their tail (the cost measurements below run without them).
-    keep = {"keep_log_weights": True} if options else {}
     start = time.perf_counter()
-    est = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **keep)
-    _sync(cell.device)
+    est = estimate(keep_weights=True)
     seconds = time.perf_counter() - start
     ess = est.ess if est.ess is not None else (
         effective_sample_size(est.log_weights) if est.log_weights is not None else None)

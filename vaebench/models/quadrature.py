@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from vaebench.models.gaussian import gaussian_moments
+from vaebench.models.gaussian import as_multivariate_normal, gaussian_moments
 
 __all__ = ["QuadratureResult", "QuadraturePosterior", "QuadratureGroundTruth", "integrate"]
 
@@ -134,7 +134,7 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
     L = _stable_chol(cov, 1e-12 * torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1))
 
     n, half_width = (33 if d == 2 else 65), 7.0
-    q64 = None if q is None else _as64(q)
+    q64 = None if q is None else as_multivariate_normal(q)
     while True:
         u, logw = _grid(n, d, half_width)
         z, logf = _log_integrand(m64, x, u, m, L)
@@ -216,12 +216,6 @@ def _laplace(model: Any, x: Tensor, start: Tensor) -> tuple[Tensor, Tensor]:
     ok = torch.linalg.eigvalsh(precision).min(-1).values > 0
     cov = torch.where(ok[:, None, None], torch.linalg.inv(torch.where(ok[:, None, None], precision, eye)), eye)
     return mode.detach(), cov
-
-
-def _as64(q: Distribution) -> Distribution:
-    from vaebench.models.gaussian import as_multivariate_normal
-
-    return as_multivariate_normal(q)
 
 
 def _nested_half(n: int, d: int, half_width: float) -> tuple[Tensor, Tensor]:
