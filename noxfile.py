@@ -71,9 +71,10 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def microbench(session: nox.Session) -> None:
-    """Run the pytest-benchmark suites in benchmarks/ and save JSON under .benchmarks/."""
+    """Run the pytest-benchmark suites in benchmarks/, save JSON under .benchmarks/, print the ratios."""
     install_project(session, "test")
     session.run(
         "pytest", "benchmarks", "--benchmark-only", "--benchmark-autosave", "--benchmark-columns=min,median,max",
         *session.posargs,
     )
+    session.run("python", "-m", "benchmarks.ratios")

@@ -40,7 +40,7 @@ def sample(dist: Distribution, sample_shape: tuple[int, ...], generator: torch.G
     base, _ = _unwrap_independent(dist)
     if isinstance(base, Normal):
         eps = torch.randn(shape, generator=generator, dtype=base.loc.dtype, device=base.loc.device)
-        return base.loc + base.scale * eps
+        return torch.addcmul(base.loc, base.scale, eps)  # one pass over [K, B, d], not two
     if isinstance(base, MultivariateNormal):
         eps = torch.randn(shape, generator=generator, dtype=base.loc.dtype, device=base.loc.device)
         return base.loc + (base._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)

@@ -9,6 +9,8 @@ from torch.distributions import Independent, Normal
 from vaebench.testing.stats import assert_z, mean_and_se
 from vaebench import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, UnknownEstimatorError, get_estimator
 from vaebench.models import LinearGaussian
+from vaebench.models.vae import VAE, VAEConfig
+from vaebench.testing.memory import peak_tensor_bytes
 
 NAMES = ["prior", "importance", "elbo"]
 
@@ -36,6 +38,27 @@ def test_same_seed_same_numbers(small_model, name):
     a, b, c = run(1), run(1), run(2)
     assert torch.equal(a.log_px, b.log_px) and torch.equal(a.log_weights, b.log_weights)
     assert not torch.equal(a.log_px, c.log_px)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spec_call_builds_no_autograd_graph(name):
+    """A model with trainable parameters: the spec's estimate carries no graph and its memory
+    stays flat in K (with a graph every chunk's activations would be kept), while the raw
+    estimate function stays differentiable for training objectives."""
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(30, 3, (16,)))
+    x = (torch.rand(4, 30, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    spec = get_estimator(name)
+    assert not spec(vae, x, 20, generator=torch.Generator().manual_seed(1)).log_px.requires_grad
+    raw = spec.estimate(vae, x, 20, generator=torch.Generator().manual_seed(1))
+    raw.log_px.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in vae.decoder.parameters())
+
+    def peak(k):  # chunks of 50 samples, so that both K span many chunks
+        g = torch.Generator().manual_seed(2)
+        return peak_tensor_bytes(lambda: spec(vae, x, k, generator=g, chunk_size=50, keep_log_weights=False), x.device)
+
+    assert peak(20_000) <= 1.5 * peak(1000)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,7 +1,8 @@
 """The chunked sample loop shared by the Monte Carlo estimators.
 
-Samples are drawn K_chunk at a time, all data points at once, so that the largest intermediate
-(``[K_chunk, B, D]`` inside the likelihood) has a fixed size whatever K is.
+Samples are drawn a block at a time, all data points at once, and the likelihood is evaluated
+K_chunk samples at a time within a block, so that the largest intermediate (``[K_chunk, B, D]``
+inside the likelihood) has a fixed size whatever K is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from vaebench.ops import StreamingLogMeanExp, chunk_sizes
 from vaebench.sampling import resolve_generator, sample
 from vaebench.validation import check_chunk_size, check_proposal
 
-__all__ = ["resolve_chunk_size", "model_proposal", "log_weight_chunks", "WeightKeeper", "importance_estimate"]
+__all__ = [
+    "resolve_chunk_size",
+    "latent_block_size",
+    "model_proposal",
+    "log_weight_chunks",
+    "WeightKeeper",
+    "importance_estimate",
+]
 
 # Bytes of the largest per-chunk intermediate ([k, B, max(D, d)]). On a CPU about 1 MiB keeps a
 # chunk's working set in L2 while amortising the ~0.2 ms of per-chunk dispatch (measured in
@@ -48,6 +56,18 @@ def model_proposal(model: Any, x: Tensor, proposal: Distribution | None) -> Dist
     return check_proposal(proposal, x, model)
 
 
+def latent_block_size(chunk: int, x: Tensor, latent_dim: int) -> int:
+    """Samples per latent block: as many z ``[k, B, d]`` as fit the bytes of one likelihood chunk.
+
+    The latent-side work (drawing z, log p(z) and log q(z | x), and the reduction of the log
+    weights) runs on ``[k, B, d]`` and ``[k, B]`` tensors, ``D / d`` times smaller than the
+    likelihood's ``[k, B, D]``. Doing it for ``D / d`` likelihood chunks at once keeps the same
+    memory bound while paying torch's per-operation dispatch cost once instead of ``D / d`` times
+    (measured in benchmarks/: it halves the overhead over the likelihood floor at D / d = 10).
+    """
+    return chunk * max(1, x.shape[1] // max(1, latent_dim))
+
+
 def log_weight_chunks(
     model: Any,
     x: Tensor,
@@ -58,30 +78,41 @@ def log_weight_chunks(
     chunk_size: Any = None,
     likelihood_only: bool = False,
 ) -> Iterator[Tensor]:
-    """Yield log w = log p(x | z) + log p(z) − log q(z | x) in chunks ``[k, B]``, z ~ q.
+    """Yield log w = log p(x | z) + log p(z) − log q(z | x) in blocks ``[k, B]``, z ~ q.
 
-    With ``proposal=None`` z is drawn from the prior and log w = log p(x | z) (the ratio
-    p(z) / q(z) is identically one and is not computed); ``likelihood_only`` yields
-    log p(x | z) for z ~ q (for estimators that handle the prior term in closed form).
+    z is drawn a latent block at a time (`latent_block_size`) and the likelihood is evaluated
+    ``chunk_size`` samples at a time within it. With ``proposal=None`` z is drawn from the prior
+    and log w = log p(x | z) (the ratio p(z) / q(z) is identically one and is not computed);
+    ``likelihood_only`` yields log p(x | z) for z ~ q (for estimators that handle the prior term
+    in closed form).
     """
     prior = model.prior
     batch = x.shape[0]
+    latent_dim = prior.event_shape.numel()
     g = resolve_generator(generator, x.device)
-    chunk = resolve_chunk_size(chunk_size, x, prior.event_shape.numel())
-    for k in chunk_sizes(num_samples, chunk):
+    chunk = resolve_chunk_size(chunk_size, x, latent_dim)
+    for block in chunk_sizes(num_samples, latent_block_size(chunk, x, latent_dim)):
         if proposal is None:
-            z = sample(prior, (k, batch), g)
-            log_w = model.log_likelihood(x, z)
+            z = sample(prior, (block, batch), g)
         else:
-            z = sample(proposal, (k,), g)
-            log_w = model.log_likelihood(x, z)
-            if not likelihood_only:
-                log_w = log_w + (prior.log_prob(z) - proposal.log_prob(z))
-        if tuple(log_w.shape) != (k, batch):
-            raise ValueError(
-                f"{type(model).__name__}.log_likelihood returned shape {list(log_w.shape)} for z of shape "
-                f"{list(z.shape)}; the model contract requires [K, B] = [{k}, {batch}]"
-            )
+            z = sample(proposal, (block,), g)
+        if proposal is None or likelihood_only:
+            log_w = x.new_empty((block, batch))
+        else:
+            log_w = prior.log_prob(z) - proposal.log_prob(z)
+        start = 0
+        for k in chunk_sizes(block, chunk):
+            log_lik = model.log_likelihood(x, z[start : start + k])
+            if tuple(log_lik.shape) != (k, batch):
+                raise ValueError(
+                    f"{type(model).__name__}.log_likelihood returned shape {list(log_lik.shape)} for z of "
+                    f"shape {list(z[start : start + k].shape)}; the model contract requires [K, B] = [{k}, {batch}]"
+                )
+            if proposal is None or likelihood_only:
+                log_w[start : start + k] = log_lik
+            else:
+                log_w[start : start + k] += log_lik
+            start += k
         yield log_w
 
 
