@@ -70,13 +70,14 @@ def _theory(model: Any, x: torch.Tensor) -> dict[str, list]:
 
 @functools.cache
 def _commit() -> str | None:
-    """The source commit, with ``+dirty`` when the working tree has uncommitted changes."""
-    where = Path(__file__).resolve().parent
+    """The source commit, with ``+dirty`` when the package's own files have uncommitted changes
+    (not the rest of the tree: a report being rewritten in place must not mark itself dirty)."""
+    where = Path(__file__).resolve().parents[1]  # the vaebench package
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=where)
         if head.returncode != 0 or not head.stdout.strip():
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
                                text=True, timeout=10, cwd=where).stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
