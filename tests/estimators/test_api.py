@@ -61,6 +61,29 @@ def test_spec_call_builds_no_autograd_graph(name):
     assert peak(20_000) <= 1.5 * peak(1000)
 
 
+class _RecordingModel:
+    """Delegates to a LinearGaussian and records the sample count of every likelihood call."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+        self.prior, self.proposal = model.prior, model.proposal
+
+    def log_likelihood(self, x, z):
+        self.calls.append(z.shape[0])
+        return self.model.log_likelihood(x, z)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_likelihood_never_sees_more_than_chunk_size_samples(name, chunk):
+    """The memory promise: latent blocks hold several chunks of z, but every likelihood call
+    gets at most ``chunk_size`` samples, and all K are evaluated exactly once."""
+    model = _RecordingModel(LinearGaussian.random(40, 4, seed=0))
+    x = model.model.sample(5, generator=torch.Generator().manual_seed(0))
+    get_estimator(name)(model, x, 1000, generator=torch.Generator().manual_seed(1), chunk_size=chunk)
+    assert max(model.calls) == chunk and sum(model.calls) == 1000
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_chunk_size_is_exactly_irrelevant_when_the_stream_allows(small_model, name):
     """With B·d a multiple of 16, torch draws the same normals however the K samples are chunked,
