@@ -91,12 +91,13 @@ def log_weight_chunks(
     latent_dim = prior.event_shape.numel()
     g = resolve_generator(generator, x.device)
     chunk = resolve_chunk_size(chunk_size, x, latent_dim)
+    weights_are_likelihoods = proposal is None or likelihood_only
     for block in chunk_sizes(num_samples, latent_block_size(chunk, x, latent_dim)):
         if proposal is None:
             z = sample(prior, (block, batch), g)
         else:
             z = sample(proposal, (block,), g)
-        if proposal is None or likelihood_only:
+        if weights_are_likelihoods:
             log_w = x.new_empty((block, batch))
         else:
             log_w = prior.log_prob(z) - proposal.log_prob(z)
@@ -108,7 +109,7 @@ def log_weight_chunks(
                     f"{type(model).__name__}.log_likelihood returned shape {list(log_lik.shape)} for z of "
                     f"shape {list(z[start : start + k].shape)}; the model contract requires [K, B] = [{k}, {batch}]"
                 )
-            if proposal is None or likelihood_only:
+            if weights_are_likelihoods:
                 log_w[start : start + k] = log_lik
             else:
                 log_w[start : start + k] += log_lik
