@@ -18,7 +18,7 @@ import torch
 from benchmarks.conftest import BATCH, sync
 from vaebench import get_estimator
 from vaebench.estimators import BUILTINS
-from vaebench.estimators._streaming import latent_block_size, resolve_chunk_size
+from vaebench.estimators.streaming import latent_block_size, resolve_chunk_size
 from vaebench.ops import chunk_sizes
 from vaebench.sampling import sample
 from vaebench.testing.memory import peak_tensor_bytes

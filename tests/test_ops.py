@@ -111,3 +111,22 @@ def test_pareto_k_matches_the_gaussian_closed_form():
             assert (k < 0).all()
     assert torch.isinf(pareto_k(torch.zeros(1000, 3))).all()
     assert torch.isnan(pareto_k(torch.zeros(20, 3))).all()  # too few samples for a tail
+
+
+def test_streaming_log_mean_exp_does_not_stall_in_float32():
+    # 25,000 chunks of 8 equal float32 weights at log w = -3e4: a float32 running sum stops growing
+    # after about 1000 chunks (1.4 nats low at the end); the float64 accumulator is exact.
+    acc = StreamingLogMeanExp()
+    chunk = torch.full((8, 2), -3.0e4, dtype=torch.float32)
+    for _ in range(25_000):
+        acc.update(chunk)
+    assert acc.log_mean().dtype == torch.float64
+    assert torch.allclose(acc.log_mean(), torch.full((2,), -3.0e4, dtype=torch.float64), rtol=0, atol=1e-9)
+    assert torch.allclose(acc.ess(), torch.full((2,), 200_000.0, dtype=torch.float64), rtol=1e-9)
+
+
+def test_streaming_moments_do_not_stall_in_float32():
+    acc = StreamingMoments()
+    for i in range(20_000):
+        acc.update(torch.full((8, 1), -3.0e4 + (i % 2), dtype=torch.float32))
+    assert abs(acc.mean().item() - (-3.0e4 + 0.5)) < 1e-9

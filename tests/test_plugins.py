@@ -55,6 +55,20 @@ def test_check_command_exits_1_and_names_the_problem(capsys):
     assert "missing_log_k: FAILED" in out
 
 
+def test_check_command_strict_fails_on_warnings(capsys):
+    from tests.zoo import unchunked
+    from vaebench import EstimatorSpec, EstimatorTags
+
+    register(EstimatorSpec("grows_with_k", unchunked, EstimatorTags(unbiased_in_p=True, needs_proposal=True)))
+    try:
+        assert main(["check", "grows_with_k", "--only", "check_bounded_memory"]) == 0
+        assert main(["check", "grows_with_k", "--only", "check_bounded_memory", "--strict"]) == 1
+    finally:
+        unregister("grows_with_k")
+    out = capsys.readouterr().out
+    assert "WARN  check_bounded_memory" in out and "1 warn" in out
+
+
 def test_check_command_json(capsys):
     assert main(["check", "prior", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

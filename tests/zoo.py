@@ -12,13 +12,18 @@ from dataclasses import dataclass
 
 import torch
 
-from vaebench import Estimate, EstimatorSpec, EstimatorTags
-from vaebench.estimators._streaming import log_weight_chunks, model_proposal
-from vaebench.ops import log_mean_exp
+from torch.distributions import Independent, Normal, kl_divergence
+
+from vaebench import Estimate, EstimatorSpec, EstimatorTags, Option
+from vaebench.estimators.streaming import CHUNK_SIZE, KEEP_LOG_WEIGHTS, PROPOSAL, log_weight_chunks, model_proposal
+from vaebench.ops import effective_sample_size, log_mean_exp
 from vaebench.sampling import resolve_generator, sample
 
 IS_TAGS = EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True,
-                        importance_weighted=True)
+                        importance_weighted=True, bounded_memory=True)
+ELBO_TAGS = EstimatorTags(lower_bound=True, needs_proposal=True, elbo_in_expectation=True, bounded_memory=True)
+# What a plug-in author who does not know the optional tags would declare.
+PLAIN_TAGS = EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True)
 
 
 def _log_weights(model, x, k, generator):
@@ -113,6 +118,153 @@ def unchunked(model, x, k, *, generator=None):
     return Estimate(log_mean_exp(next(log_weight_chunks(model, x, k, proposal=q, generator=generator, chunk_size=k))))
 
 
+# ----------------------------------------------------------------------------- bugs past the first chunk
+def _chunks(model, x, k, generator, chunk, proposal=None):
+    """(z, log w) for each chunk of at most ``chunk`` samples, z ~ q: a typical hand-written loop."""
+    q = model_proposal(model, x, proposal)
+    g = resolve_generator(generator, x.device)
+    done = 0
+    while done < k:
+        n = min(chunk, k - done)
+        z = sample(q, (n,), g)
+        yield z, model.log_likelihood(x, z) + model.prior.log_prob(z) - q.log_prob(z)
+        done += n
+
+
+def reuses_first_chunk_z(model, x, k, *, generator=None):
+    """Chunks of 2048; the z of the first chunk are reused in every later chunk."""
+    q = model_proposal(model, x, None)
+    z = sample(q, (min(k, 2048),), resolve_generator(generator, x.device))
+    parts, done = [], 0
+    while done < k:
+        n = min(2048, k - done)
+        parts.append(model.log_likelihood(x, z[:n]) + model.prior.log_prob(z[:n]) - q.log_prob(z[:n]))
+        done += n
+    lw = torch.cat(parts)
+    return Estimate(log_mean_exp(lw), log_weights=lw)
+
+
+def keeps_last_chunk_only(model, x, k, *, generator=None):
+    """Chunks of 2048; the accumulator is overwritten instead of merged: only the last chunk counts."""
+    for _, lw in _chunks(model, x, k, generator, 2048):
+        last = lw
+    return Estimate(log_mean_exp(last))
+
+
+def merge_without_rescale(model, x, k, *, generator=None, chunk_size=None):
+    """Merges the chunks' log-means by log-sum-exp without dividing by the number of chunks."""
+    acc = None
+    for _, lw in _chunks(model, x, k, generator, chunk_size or 2048):
+        acc = log_mean_exp(lw) if acc is None else torch.logaddexp(acc, log_mean_exp(lw))
+    return Estimate(acc)
+
+
+def float32_running_sum(model, x, k, *, generator=None, chunk_size=None):
+    """The core bug this kit now catches: the running log-sum-exp kept in the input dtype."""
+    acc = None
+    for _, lw in _chunks(model, x, k, generator, chunk_size or 4096):
+        lse = torch.logsumexp(lw, 0)
+        acc = lse if acc is None else torch.logaddexp(acc, lse)
+    return Estimate(acc - math.log(k))
+
+
+# ----------------------------------------------------------------------------- B = 1, options, diagnostics
+def single_point_fast_path(model, x, k, *, generator=None):
+    """A 'fast path' for one data point that samples from the prior instead of the encoder."""
+    if x.shape[0] == 1:
+        g = resolve_generator(generator, x.device)
+        z = sample(model.prior, (k, 1), g)
+        return Estimate(log_mean_exp(model.log_likelihood(x, z)))
+    return Estimate(log_mean_exp(_log_weights(model, x, k, generator)))
+
+
+def ignores_proposal_option(model, x, k, *, generator=None, proposal=None):
+    """Declares proposal= but always samples from the model's encoder."""
+    return Estimate(log_mean_exp(_log_weights(model, x, k, generator)))
+
+
+def analytic_kl_reversed(model, x, k, *, generator=None, analytic_kl=False):
+    """ELBO whose closed-form branch computes KL(p(z) ‖ q) instead of KL(q ‖ p(z))."""
+    q = model_proposal(model, x, None)
+    if not analytic_kl:
+        return Estimate(_log_weights(model, x, k, generator).mean(0))
+    z = sample(q, (k,), resolve_generator(generator, x.device))
+    return Estimate(model.log_likelihood(x, z).mean(0) - kl_divergence(model.prior, q))
+
+
+def ess_from_log_weights(model, x, k, *, generator=None):
+    """ESS computed with the log weights in place of the weights."""
+    lw = _log_weights(model, x, k, generator)
+    ess = lw.sum(0) ** 2 / (lw**2).sum(0)
+    return Estimate(log_mean_exp(lw), log_weights=lw, ess=ess)
+
+
+def stderr_without_sqrt_k(model, x, k, *, generator=None):
+    """Delta-method standard error that forgets to divide the relative variance by K."""
+    lw = _log_weights(model, x, k, generator)
+    ess = effective_sample_size(lw)
+    return Estimate(log_mean_exp(lw), ess=ess, stderr=torch.sqrt((k / ess - 1).clamp_min(0)))
+
+
+def keep_log_weights_changes_estimate(model, x, k, *, generator=None, keep_log_weights=True):
+    """With keep_log_weights=False it returns a cheaper 'approximation' (the mean of log w)."""
+    lw = _log_weights(model, x, k, generator)
+    if keep_log_weights:
+        return Estimate(log_mean_exp(lw), log_weights=lw)
+    return Estimate(lw.mean(0))
+
+
+# ----------------------------------------------------------------------------- narrow problems, state, truth
+def standard_normal_prior(model, x, k, *, generator=None):
+    """Hard-codes p(z) = N(0, I) instead of asking the model for its prior."""
+    q = model_proposal(model, x, None)
+    z = sample(q, (k,), resolve_generator(generator, x.device))
+    prior = Independent(Normal(torch.zeros_like(z), torch.ones_like(z)), 1)
+    return Estimate(log_mean_exp(model.log_likelihood(x, z) + prior.log_prob(z) - q.log_prob(z)))
+
+
+def truncated_weights(model, x, k, *, generator=None):
+    """Truncated importance sampling (Ionides, 2008): weights capped at √K times their mean.
+    Harmless for light tails, biased low for heavy ones."""
+    lw = _log_weights(model, x, k, generator)
+    cap = log_mean_exp(lw) + 0.5 * math.log(k)
+    return Estimate(log_mean_exp(torch.minimum(lw, cap)))
+
+
+def reproducible_only_for_gaussians(model, x, k, *, generator=None):
+    """Uses the generator for Gaussian proposals, and q.sample() (the global stream) otherwise."""
+    q = model_proposal(model, x, None)
+    base = q.base_dist if isinstance(q, Independent) else q
+    z = sample(q, (k,), resolve_generator(generator, x.device)) if isinstance(base, Normal) or type(
+        base).__name__ == "MultivariateNormal" else q.sample((k,))
+    return Estimate(log_mean_exp(model.log_likelihood(x, z) + model.prior.log_prob(z) - q.log_prob(z)))
+
+
+_CACHE: dict = {}
+
+
+def caches_proposal(model, x, k, *, generator=None):
+    """Builds q(z | x) once per batch shape and reuses it ("the encoder is expensive")."""
+    q = _CACHE.setdefault(tuple(x.shape), model_proposal(model, x, None))
+    z = sample(q, (k,), resolve_generator(generator, x.device))
+    return Estimate(log_mean_exp(model.log_likelihood(x, z) + model.prior.log_prob(z) - q.log_prob(z)))
+
+
+def uses_the_truth(model, x, k, *, generator=None):
+    """A 'control variate' that reaches for the model's exact log p(x)."""
+    exact = model.log_marginal(x).to(x.dtype)
+    lw = _log_weights(model, x, k, generator)
+    return Estimate(exact + 0.0 * log_mean_exp(lw))
+
+
+def weights_not_aggregated(model, x, k, *, generator=None):
+    """Correct estimate, but the returned 'log weights' are log p(x | z) without the prior and q terms."""
+    q = model_proposal(model, x, None)
+    z = sample(q, (k,), resolve_generator(generator, x.device))
+    lik = model.log_likelihood(x, z)
+    return Estimate(log_mean_exp(lik + model.prior.log_prob(z) - q.log_prob(z)), log_weights=lik)
+
+
 @dataclass(frozen=True)
 class Bug:
     spec: EstimatorSpec
@@ -120,8 +272,8 @@ class Bug:
     what: str
 
 
-def _bug(fn, caught_by: str, what: str, tags: EstimatorTags = IS_TAGS) -> Bug:
-    return Bug(EstimatorSpec(fn.__name__, fn, tags, what), caught_by, what)
+def _bug(fn, caught_by: str, what: str, tags: EstimatorTags = IS_TAGS, options: tuple = ()) -> Bug:
+    return Bug(EstimatorSpec(fn.__name__, fn, tags, what, options), caught_by, what)
 
 
 ZOO = [
@@ -140,5 +292,28 @@ ZOO = [
     _bug(ignores_generator, "check_reproducible", "ignores the generator (draws from the global stream)"),
     _bug(mutates_x, "check_does_not_mutate_inputs", "modifies x in place"),
     _bug(always_float32, "check_dtype_and_device", "returns float32 whatever the input dtype"),
-    _bug(unchunked, "check_bounded_memory", "draws all K samples at once: memory grows with K"),
+    _bug(unchunked, "check_bounded_memory", "claims bounded memory but draws all K samples at once"),
+    # Found by the red team of issue 9: one per class of what the first kit missed.
+    _bug(reuses_first_chunk_z, "check_large_k", "reuses the first chunk's z in every chunk (K > 2048)"),
+    _bug(keeps_last_chunk_only, "check_large_k", "keeps only the last chunk (K > 2048)"),
+    _bug(merge_without_rescale, "check_chunk_size_option", "merges chunk log-means without rescaling",
+         options=(CHUNK_SIZE,)),
+    _bug(float32_running_sum, "check_float32_accumulation_at_large_k",
+         "float32 running log-sum-exp that stalls at large K", options=(CHUNK_SIZE,)),
+    _bug(single_point_fast_path, "check_single_point_batch", "B = 1 fast path samples from the prior"),
+    _bug(ignores_proposal_option, "check_proposal_option", "declares proposal= and ignores it",
+         options=(PROPOSAL,)),
+    _bug(analytic_kl_reversed, "check_claims_under_every_option_value", "analytic_kl=True computes KL(p ‖ q)",
+         tags=ELBO_TAGS, options=(Option("analytic_kl", bool, False, "closed-form KL"),)),
+    _bug(ess_from_log_weights, "check_ess", "ESS from the log weights instead of the weights"),
+    _bug(stderr_without_sqrt_k, "check_stderr_calibrated", "stderr without the 1/√K"),
+    _bug(keep_log_weights_changes_estimate, "check_keep_log_weights_option",
+         "keep_log_weights=False returns a different estimate", options=(KEEP_LOG_WEIGHTS,)),
+    _bug(standard_normal_prior, "check_unbiased_in_p", "hard-codes an N(0, I) prior"),
+    _bug(truncated_weights, "check_unbiased_in_p", "truncated importance weights (biased under heavy tails)"),
+    _bug(reproducible_only_for_gaussians, "check_reproducible", "global stream for non-Gaussian proposals"),
+    _bug(caches_proposal, "check_calls_in_sequence", "caches q(z|x) between calls"),
+    _bug(uses_the_truth, "check_returns_estimate", "reaches for the model's exact log p(x)", tags=PLAIN_TAGS),
+    _bug(weights_not_aggregated, "check_log_weights", "returns weights that log_px does not aggregate",
+         tags=PLAIN_TAGS),
 ]

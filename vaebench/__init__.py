@@ -1,7 +1,7 @@
 """vaebench: benchmark and verify estimators of log p(x) for latent-variable models."""
 
 from vaebench import data, models, ops
-from vaebench.base import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, GroundTruth, LatentModel
+from vaebench.base import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, GroundTruth, LatentModel, Option
 from vaebench.registry import (
     PluginWarning,
     UnknownEstimatorError,
@@ -18,6 +18,7 @@ __all__ = [
     "EstimatorTags",
     "GroundTruth",
     "LatentModel",
+    "Option",
     "PluginWarning",
     "UnknownEstimatorError",
     "data",

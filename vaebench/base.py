@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -10,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from vaebench.validation import check_data, check_num_samples, unknown_name_message
+
 __all__ = [
     "LatentModel",
     "GroundTruth",
@@ -17,6 +21,8 @@ __all__ = [
     "EstimatorTags",
     "EstimatorSpec",
     "EstimatorError",
+    "Option",
+    "check_estimate",
 ]
 
 
@@ -112,6 +118,10 @@ class EstimatorTags:
         and any returned log weights satisfy log_px = log mean exp(log_weights).
     elbo_in_expectation : bool
         E[log_px] = ELBO(q) = log p(x) − KL(q(z|x) ‖ p(z|x)) for the model's proposal q.
+    bounded_memory : bool
+        Peak memory does not grow with K (beyond any returned ``[K, B]`` log weights): the
+        estimator streams over K in chunks. Without this claim, memory that grows with K is a
+        scalability warning from the kit, not a correctness failure.
     """
 
     unbiased_in_p: bool = False
@@ -124,6 +134,7 @@ class EstimatorTags:
     stochastic: bool = True
     importance_weighted: bool = False
     elbo_in_expectation: bool = False
+    bounded_memory: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -132,6 +143,120 @@ class EstimatorTags:
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+_TYPE_WORDS = {bool: "a bool (True or False)", int: "an integer", float: "a number", str: "a string"}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option of an estimator: what callers may pass besides the model, x and K.
+
+    Callers (the library, ``vaebench estimate --option``, sweep profiles) pass only declared
+    options, and every value is checked against its declaration before the estimator runs, so a
+    typo or a wrongly typed value is a clear error instead of a silent default.
+
+    Parameters
+    ----------
+    name : str
+        The keyword argument of the estimate function.
+    type : type
+        ``bool``, ``int``, ``float``, ``str`` or a class (e.g. `torch.distributions.Distribution`).
+        Strict: a float is not an int, a string is not a bool; an int is accepted as a float.
+    default : object
+        The value used when the option is not passed (None allows None).
+    description : str
+        One line for listings.
+    choices : tuple, optional
+        The allowed values (for ``str`` options).
+    minimum : float, optional
+        The smallest allowed value (numeric options).
+    kit_values : tuple, optional
+        Values the conformance kit runs the estimator's claims under, besides the default. Bool
+        options are tried both ways and choices all, whatever this says.
+    """
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    kit_values: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"Option name must be a Python identifier, got {self.name!r}")
+        if not isinstance(self.type, type):
+            raise TypeError(f"Option {self.name!r}: type must be a class such as int or float, got {self.type!r}")
+
+    @property
+    def expected(self) -> str:
+        """What a valid value looks like, in words."""
+        module = self.type.__module__.split(".")
+        qualified = ".".join(module[:2] + [self.type.__name__]) if module[0] != "builtins" else self.type.__name__
+        words = _TYPE_WORDS.get(self.type, f"a {qualified}")
+        if self.choices:
+            words = "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.minimum is not None:
+            words += f" >= {self.minimum:g}"
+        return words + (" or None" if self.default is None else "")
+
+    def validate(self, value: Any, owner: str = "estimator") -> Any:
+        """``value`` if it fits the declaration (ints widened to float), else a TypeError/ValueError."""
+        where = f"{owner} option {self.name}"
+        if value is None:
+            if self.default is None:
+                return None
+            raise TypeError(f"{where} must be {self.expected}, got None")
+        ok = isinstance(value, self.type) and not (self.type in (int, float) and isinstance(value, bool))
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            shown = repr(value) if len(repr(value)) <= 60 else "a value"
+            raise TypeError(f"{where} must be {self.expected}, got {shown} ({type(value).__name__})")
+        if self.type is float and not math.isfinite(value):
+            raise ValueError(f"{where} must be finite, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{where} must be {self.expected}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{where} must be {self.expected}, got {value!r}")
+        return value
+
+    def parse(self, text: str, owner: str = "estimator") -> Any:
+        """The value of ``text`` (from a command line), validated."""
+        where = f"{owner} option {self.name}"
+        if text.lower() == "none" and self.default is None:
+            return None
+        if self.type is bool:
+            if text.lower() not in _TRUE + _FALSE:
+                raise ValueError(f"{where} must be true or false, got {text!r}")
+            return text.lower() in _TRUE
+        if self.type in (int, float):
+            try:
+                value = int(text) if self.type is int else float(text)
+            except ValueError:
+                raise ValueError(f"{where} must be {self.expected}, got {text!r}") from None
+            return self.validate(value, owner)
+        if self.type is str:
+            return self.validate(text, owner)
+        raise ValueError(f"{where} takes {self.expected}, which cannot be given on the command line")
+
+    def values_to_try(self) -> tuple[Any, ...]:
+        """The non-default values the conformance kit exercises."""
+        if self.type is bool:
+            candidates: tuple[Any, ...] = (True, False)
+        else:
+            candidates = tuple(self.choices) + tuple(self.kit_values)
+        seen: list[Any] = []
+        for v in candidates:
+            if v != self.default and v not in seen:
+                seen.append(v)
+        return tuple(seen)
+
+    def describe(self) -> str:
+        """``name (type, default …): description`` for listings."""
+        kind = "|".join(map(str, self.choices)) if self.choices else self.type.__name__
+        return f"{self.name} ({kind}, default {self.default!r}): {self.description}"
 
 
 @dataclass(frozen=True)
@@ -156,12 +281,16 @@ class EstimatorSpec:
         Claims and needs.
     description : str
         One line for listings.
+    options : tuple of Option
+        The keyword options the estimator accepts (default none). Anything else passed to the
+        spec is refused with the list of declared options.
     """
 
     name: str
     estimate: Callable[..., Estimate]
     tags: EstimatorTags = field(default_factory=EstimatorTags)
     description: str = ""
+    options: tuple[Option, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -172,6 +301,39 @@ class EstimatorSpec:
             raise TypeError(f"EstimatorSpec {self.name!r}: estimate must be callable, got {self.estimate!r}")
         if not isinstance(self.tags, EstimatorTags):
             raise TypeError(f"EstimatorSpec {self.name!r}: tags must be an EstimatorTags, got {self.tags!r}")
+        object.__setattr__(self, "options", tuple(self.options))
+        if not all(isinstance(o, Option) for o in self.options):
+            raise TypeError(f"EstimatorSpec {self.name!r}: options must be vaebench.Option objects")
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise ValueError(f"EstimatorSpec {self.name!r}: option names must be unique, got {names}")
+        try:
+            params = inspect.signature(self.estimate).parameters
+        except (TypeError, ValueError):
+            return
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        missing = [n for n in names if n not in params and not takes_any]
+        if missing:
+            raise TypeError(f"EstimatorSpec {self.name!r} declares options {missing} that its estimate function "
+                            "does not accept")
+
+    def option(self, name: str) -> Option | None:
+        """The declared option called ``name``, or None."""
+        return next((o for o in self.options if o.name == name), None)
+
+    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the declarations: unknown names and bad values are errors."""
+        checked = {}
+        for key, value in options.items():
+            declared = self.option(key)
+            if declared is None:
+                known = [o.name for o in self.options]
+                if not known:
+                    raise TypeError(f"estimator {self.name!r} declares no options, got {key}={value!r}")
+                raise TypeError(f"estimator {self.name!r} has no option {key!r}. "
+                                + unknown_name_message("option", key, known).split(". ", 1)[1])
+            checked[key] = declared.validate(value, f"estimator {self.name!r}")
+        return checked
 
     def __call__(
         self,
@@ -182,11 +344,10 @@ class EstimatorSpec:
         generator: torch.Generator | None = None,
         **options: Any,
     ) -> Estimate:
-        """Validate the input, run the estimator, validate its output."""
-        from vaebench.validation import check_data, check_estimate, check_num_samples
-
+        """Validate the input and the options, run the estimator, validate its output."""
         x = check_data(x, model)
         num_samples = check_num_samples(num_samples)
+        options = self.validate_options(options)
         try:
             with torch.no_grad():
                 result = self.estimate(model, x, num_samples, generator=generator, **options)
@@ -195,3 +356,28 @@ class EstimatorSpec:
         except Exception as exc:
             raise EstimatorError(f"estimator {self.name!r} raised {type(exc).__name__}: {exc}") from exc
         return check_estimate(result, x, num_samples, self.name)
+
+
+def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
+    """Check an estimator's output against the `Estimate` contract; raise `EstimatorError` if broken.
+
+    ``log_px`` is ``[B]``, finite or −inf (a point of zero estimated probability), never NaN or
+    +inf; ``log_weights`` is ``[K, B]``; ``ess`` and ``stderr`` are ``[B]``.
+    """
+    if not isinstance(result, Estimate):
+        raise EstimatorError(f"estimator {name!r} must return a vaebench.Estimate, got {type(result).__name__}")
+    batch = x.shape[0]
+    expected = {"log_px": (batch,), "log_weights": (num_samples, batch), "ess": (batch,), "stderr": (batch,)}
+    for field_name, shape in expected.items():
+        value = getattr(result, field_name)
+        if value is None and field_name != "log_px":
+            continue
+        if not isinstance(value, Tensor) or tuple(value.shape) != shape:
+            got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise EstimatorError(f"estimator {name!r} returned {field_name} of shape {got}; expected {list(shape)}")
+    lp = result.log_px
+    if bool(torch.isnan(lp).any()):
+        raise EstimatorError(f"estimator {name!r} returned NaN in log_px for finite input")
+    if bool((lp == math.inf).any()):
+        raise EstimatorError(f"estimator {name!r} returned +inf in log_px: log p(x) is finite or -inf")
+    return result

@@ -37,7 +37,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     specs = list_estimators()
     if args.json:
         rows = [
-            {"name": n, "package": _origin(s), "description": s.description, "tags": asdict(s.tags)}
+            {"name": n, "package": _origin(s), "description": s.description, "tags": asdict(s.tags),
+             "options": [{"name": o.name, "type": o.type.__name__, "default": repr(o.default),
+                          "choices": list(o.choices), "description": o.description} for o in s.options]}
             for n, s in specs.items()
         ]
         print(json.dumps({"estimators": rows, "models": available_models()}, indent=2))
@@ -47,6 +49,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name, spec in specs.items():
         print(f"  {name:<{width}}  [{_origin(spec)}]  {spec.description}")
         print(f"  {'':<{width}}  claims: {_claims(spec.tags)}")
+        for option in spec.options:
+            print(f"  {'':<{width}}  option  {option.describe()}")
     print("Models:")
     for name, desc in available_models().items():
         print(f"  {name:<{width}}  {desc}")
@@ -61,6 +65,26 @@ def _model_arg(text: str) -> tuple[str, Any]:
         return key, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return key, value
+
+
+def _estimator_option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--option takes KEY=VALUE (e.g. chunk_size=64), got {text!r}")
+    return key, value
+
+
+def _parse_options(spec: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--option`` pairs typed by the estimator's declarations; unknown names are errors."""
+    options: dict[str, Any] = {}
+    for key, text in pairs:
+        declared = spec.option(key)
+        if declared is None:
+            spec.validate_options({key: text})  # raises, naming the declared options
+        if key in options:
+            raise ValueError(f"--option {key} is given twice")
+        options[key] = declared.parse(text, f"estimator {spec.name!r}")
+    return options
 
 
 def _summary(values: torch.Tensor) -> dict[str, float]:
@@ -79,9 +103,15 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     model = model.to(_DTYPES[args.dtype], args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     x = model.sample(args.batch_size, generator=g)
-    options = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+    options = _parse_options(spec, args.option)
+    if args.chunk_size is not None:
+        if spec.option("chunk_size") is None:
+            raise ValueError(f"--chunk-size: estimator {spec.name!r} declares no chunk_size option")
+        options.setdefault("chunk_size", spec.option("chunk_size").validate(args.chunk_size, "--chunk-size"))
+    if spec.option("keep_log_weights") is not None:  # the CLI prints no weights: do not keep them
+        options.setdefault("keep_log_weights", False)
     start = time.perf_counter()
-    result = spec(model, x, args.num_samples, generator=g, keep_log_weights=False, **options)
+    result = spec(model, x, args.num_samples, generator=g, **options)
     if x.device.type == "cuda":
         torch.cuda.synchronize(x.device)
     seconds = time.perf_counter() - start
@@ -137,8 +167,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"Conformance checks for {spec.name!r} (claims: {_claims(spec.tags)})")
-    table = check_estimator(spec, progress=progress)
-    failed = table[table["verdict"].isin(["fail", "error"])]
+    table = check_estimator(spec, progress=progress, random_state=args.random_state, checks=args.only or None)
+    bad = ["fail", "error", "warn"] if args.strict else ["fail", "error"]
+    failed = table[table["verdict"].isin(bad)]
     if args.json:
         rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         print(json.dumps({"estimator": spec.name, "passed": table.attrs["passed"], "checks": rows}, indent=2))
@@ -231,14 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-shift", type=float, default=0.0, help="shift q's mean, in posterior std units")
     p.add_argument("--dtype", choices=sorted(_DTYPES), default="float64")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    p.add_argument("--chunk-size", type=int, help="samples per chunk (default: bounded memory)")
+    p.add_argument("--chunk-size", type=int, help="samples per chunk (default: bounded memory); same as "
+                   "--option chunk_size=N")
+    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
+                   help="an option the estimator declares (see `vaebench list`), repeatable, e.g. analytic_kl=true")
     p.add_argument("--per-point", action="store_true", help="also print one row per data point")
     p.add_argument("--json", action="store_true", help="machine-readable output with per-point values")
     p.set_defaults(func=_cmd_estimate)
 
-    p = sub.add_parser("check", help="run the conformance kit on an installed estimator (exit 1 on failure)")
+    p = sub.add_parser("check", help="run the conformance kit on an installed estimator (exit 1 on a correctness "
+                       "failure; with --strict also on a warning)")
     p.add_argument("estimator", help="estimator name (see `vaebench list`)")
     p.add_argument("--json", action="store_true", help="machine-readable table")
+    p.add_argument("--strict", action="store_true",
+                   help="also exit 1 on scalability warnings (e.g. memory that grows with K)")
+    p.add_argument("--random-state", type=int, default=None, metavar="SEED",
+                   help="seed of the checks' random streams (default 0); another seed is another independent draw")
+    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("bench", help="run a sweep (resumable) and write its report")

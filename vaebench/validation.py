@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-__all__ = ["check_data", "check_num_samples", "check_chunk_size", "check_proposal", "check_estimate"]
+__all__ = ["check_data", "check_num_samples", "check_chunk_size", "check_proposal", "unknown_name_message"]
 
 
 def _model_reference(model: Any) -> Tensor | None:
@@ -96,28 +96,6 @@ def check_proposal(proposal: Any, x: Tensor, model: Any) -> Distribution:
             f"got event shape {list(proposal.event_shape)}"
         )
     return proposal
-
-
-def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
-    """Check an estimator's output against the `Estimate` contract; raise `EstimatorError` if broken."""
-    from vaebench.base import Estimate, EstimatorError
-
-    if not isinstance(result, Estimate):
-        raise EstimatorError(f"estimator {name!r} must return a vaebench.Estimate, got {type(result).__name__}")
-    lp = result.log_px
-    batch = x.shape[0]
-    if not isinstance(lp, Tensor) or tuple(lp.shape) != (batch,):
-        shape = list(lp.shape) if isinstance(lp, Tensor) else type(lp).__name__
-        raise EstimatorError(f"estimator {name!r} returned log_px of shape {shape}; expected [{batch}]")
-    if bool(torch.isnan(lp).any()):
-        raise EstimatorError(f"estimator {name!r} returned NaN in log_px for finite input")
-    lw = result.log_weights
-    if lw is not None and (not isinstance(lw, Tensor) or tuple(lw.shape) != (num_samples, batch)):
-        shape = list(lw.shape) if isinstance(lw, Tensor) else type(lw).__name__
-        raise EstimatorError(
-            f"estimator {name!r} returned log_weights of shape {shape}; expected [{num_samples}, {batch}]"
-        )
-    return result
 
 
 def unknown_name_message(kind: str, name: Any, choices: list[str]) -> str:

@@ -294,3 +294,25 @@ def test_ground_truth_rejects_bad_shapes(small_model):
         small_model.elbo(x, small_model.posterior(x[:2]))
     with pytest.raises(ValueError, match="scale must be positive"):
         small_model.make_encoder("exact", scale=0.0)
+
+
+def _factor(dist):
+    from torch.distributions import Independent, MultivariateNormal
+
+    while isinstance(dist, Independent):
+        dist = dist.base_dist
+    return dist._unbroadcasted_scale_tril if isinstance(dist, MultivariateNormal) else None
+
+
+@pytest.mark.parametrize("family", ["exact", "mean-field", "prior"])
+def test_no_shared_stride_0_scale_factor_reaches_log_prob(family):
+    # Issue 12: a [d, d] factor shared by the batch makes log_prob one huge triangular solve,
+    # which falls off a cliff on CUDA at large K. No CPU can time it, so the structure is asserted.
+    model = LinearGaussian.random(6, 3, seed=0).with_encoder(family)
+    x = model.sample(5, generator=torch.Generator().manual_seed(0))
+    for dist in (model.proposal(x), model.posterior(x)):
+        tril = _factor(dist)
+        if tril is None:
+            continue
+        assert tuple(tril.shape) == (5, 3, 3), "one factor per data point"
+        assert tril.is_contiguous() and 0 not in tril.stride()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
 import platform
 import statistics
@@ -113,13 +112,6 @@ def run_metadata(device: str) -> dict[str, Any]:
     }
 
 
-def _accepts(fn: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(torch.device(device))
@@ -136,11 +128,12 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     spec = get_estimator(cell.estimator)
     seed = cell.seed(config.seed)
     # Weights the sweep does not use are not kept, so that memory measures the estimator's
-    # streaming working set (ESS is streamed by the built-ins; plug-ins are called as they are).
-    can_drop_weights = _accepts(spec.estimate, "keep_log_weights")
+    # streaming working set; only an estimator that declares the option is asked.
+    can_drop_weights = spec.option("keep_log_weights") is not None
+    declared = dict(config.estimator_options.get(cell.estimator, {}))
 
     def estimate(keep_weights: bool = False) -> Any:
-        options = {"keep_log_weights": keep_weights} if can_drop_weights else {}
+        options = {**declared, "keep_log_weights": keep_weights} if can_drop_weights else declared
         out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
         _sync(cell.device)
         return out

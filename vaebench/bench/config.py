@@ -12,6 +12,9 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     dtypes = ["float32"]
     timing_repeats = 3                              # median of this many timed runs, after a warm-up
 
+    [estimator_options]                             # optional: declared options (`vaebench list`)
+    elbo = { analytic_kl = true }
+
     [[models]]
     name = "ppca-10x2"                              # the label in results and figures
     model = "ppca"                                  # a name from vaebench.models.available_models()
@@ -86,6 +89,7 @@ class SweepConfig:
     dtypes: tuple[str, ...] = ("float32",)
     seed: int = 0
     timing_repeats: int = 3
+    estimator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
         """Every cell of the grid, in a stable order (cheap cells first within a model)."""
@@ -108,6 +112,8 @@ class SweepConfig:
     def fingerprint(self) -> str:
         """Hash of everything that determines the results (not the run name)."""
         body = {k: v for k, v in self.to_dict().items() if k != "name"}
+        if not body["estimator_options"]:  # configs from before options existed keep their fingerprint
+            del body["estimator_options"]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
@@ -147,6 +153,7 @@ class SweepConfig:
                 get_estimator(e)
             except KeyError as exc:  # UnknownEstimatorError: its message lists the installed names
                 raise ValueError(f"{source}: {exc}") from None
+        estimator_options = _estimator_options(data.get("estimator_options", {}), estimators, source)
         ks = [int(k) for k in need("num_samples")]
         if not ks or any(k < 1 for k in ks):
             raise ValueError(f"{source}: num_samples must be a non-empty list of integers >= 1, got {ks}")
@@ -164,11 +171,35 @@ class SweepConfig:
             dtypes=dtypes,
             seed=int(data.get("seed", 0)),
             timing_repeats=int(data.get("timing_repeats", 3)),
+            estimator_options=estimator_options,
         )
         for key in ("replicates", "num_points", "timing_repeats"):
             if getattr(cfg, key) < 1:
                 raise ValueError(f"{source}: {key} must be >= 1, got {getattr(cfg, key)}")
         return cfg
+
+
+def _estimator_options(table: Any, estimators: list[str], source: str) -> dict[str, dict[str, Any]]:
+    """``[estimator_options]`` validated against each estimator's declared options."""
+    from vaebench.registry import get_estimator
+
+    if not isinstance(table, dict):
+        raise ValueError(f"{source}: estimator_options must be a table {{estimator = {{option = value}}}}")
+    checked = {}
+    for name, options in table.items():
+        if name not in estimators:
+            raise ValueError(f"{source}: estimator_options.{name}: {name!r} is not among this sweep's estimators "
+                             f"{estimators}")
+        if not isinstance(options, dict):
+            raise ValueError(f"{source}: estimator_options.{name} must be a table of option = value")
+        if "keep_log_weights" in options:
+            raise ValueError(f"{source}: estimator_options.{name}.keep_log_weights is set by the sweep itself "
+                             "(weights are kept for the first run only)")
+        try:
+            checked[name] = get_estimator(name).validate_options(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: estimator_options.{name}: {exc}") from None
+    return checked
 
 
 def profile_path(name: str) -> Path:

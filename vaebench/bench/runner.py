@@ -15,7 +15,7 @@ import torch
 
 from vaebench.bench.cells import run_cell
 from vaebench.bench.config import Cell, SweepConfig
-from vaebench.bench.store import ResultStore
+from vaebench.results.store import ResultStore
 
 __all__ = ["run_sweep", "make_executor", "SerialExecutor", "unavailable_models"]
 
@@ -99,6 +99,11 @@ def unavailable_models(config: SweepConfig) -> dict[str, str]:
     return reasons
 
 
+def open_store(config: SweepConfig, out: str | Path) -> ResultStore:
+    """The results directory of ``config`` (created, or reopened if it holds the same sweep)."""
+    return ResultStore(out, config.fingerprint(), config.to_dict(), [c.key for c in config.cells()])
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -115,8 +120,9 @@ def run_sweep(
     is present, and models whose data set is absent, are skipped with a warning (they stay pending
     and the report lists them).
     """
-    store = ResultStore(out, config)
-    pending = store.pending()
+    store = open_store(config, out)
+    done = store.done()
+    pending = [c for c in config.cells() if c.key not in done]
     if not torch.cuda.is_available() and any(c.device.startswith("cuda") for c in pending):
         warnings.warn("no CUDA device: the sweep's cuda cells are skipped", stacklevel=2)
         pending = [c for c in pending if not c.device.startswith("cuda")]
@@ -124,7 +130,7 @@ def run_sweep(
         warnings.warn(f"model {name!r} is skipped: {reason}", stacklevel=2)
         pending = [c for c in pending if c.model != name]
     executor = executor or SerialExecutor()
-    progress = _Progress(len(config.cells()), len(config.cells()) - len(store.pending()), quiet)
+    progress = _Progress(len(config.cells()), len(config.cells()) - len(pending), quiet)
     queue = iter(pending)
     running: dict[cf.Future, Cell] = {}
     try:
@@ -136,7 +142,7 @@ def run_sweep(
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 cell = running.pop(future)
-                store.write(cell, future.result())
+                store.write(cell.key, future.result())
                 progress.update(cell)
     finally:
         for future in running:

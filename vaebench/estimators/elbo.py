@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
-from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
-from vaebench.estimators._streaming import WeightKeeper, log_weight_chunks, model_proposal
+from vaebench.base import Estimate, EstimatorSpec, EstimatorTags, Option
+from vaebench.estimators.streaming import CHUNK_SIZE, KEEP_LOG_WEIGHTS, PROPOSAL, WeightKeeper, log_weight_chunks, model_proposal
 from vaebench.ops import StreamingMoments
 
 __all__ = ["estimate", "SPEC"]
@@ -71,9 +71,9 @@ def estimate(
             moments.update(log_w)
             kept.add(log_w)
         return Estimate(
-            log_px=moments.mean(),
+            log_px=moments.mean().to(x.dtype),
             log_weights=kept.result(),
-            stderr=moments.stderr(),
+            stderr=moments.stderr().to(x.dtype),
             num_samples=num_samples,
         )
     try:
@@ -88,12 +88,19 @@ def estimate(
     )
     for log_lik in chunks:
         moments.update(log_lik)
-    return Estimate(log_px=moments.mean() - kl, stderr=moments.stderr(), num_samples=num_samples)
+    log_px = (moments.mean() - kl.to(torch.float64)).to(x.dtype)
+    return Estimate(log_px=log_px, stderr=moments.stderr().to(x.dtype), num_samples=num_samples)
 
 
 SPEC = EstimatorSpec(
     name="elbo",
     estimate=estimate,
-    tags=EstimatorTags(lower_bound=True, needs_proposal=True, elbo_in_expectation=True),
+    tags=EstimatorTags(lower_bound=True, needs_proposal=True, elbo_in_expectation=True, bounded_memory=True),
     description="Evidence lower bound E_q[log p(x,z) - log q(z|x)]; analytic_kl=True for the closed-form KL",
+    options=(
+        PROPOSAL,
+        Option("analytic_kl", bool, False, "use the closed-form KL(q || p(z)) (needs one registered in torch)"),
+        CHUNK_SIZE,
+        KEEP_LOG_WEIGHTS,
+    ),
 )

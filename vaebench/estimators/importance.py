@@ -9,7 +9,14 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
-from vaebench.estimators._streaming import importance_estimate, log_weight_chunks, model_proposal
+from vaebench.estimators.streaming import (
+    CHUNK_SIZE,
+    KEEP_LOG_WEIGHTS,
+    PROPOSAL,
+    importance_estimate,
+    log_weight_chunks,
+    model_proposal,
+)
 
 __all__ = ["estimate", "SPEC"]
 
@@ -66,7 +73,9 @@ SPEC = EstimatorSpec(
     name="importance",
     estimate=estimate,
     tags=EstimatorTags(
-        unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, importance_weighted=True
+        unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, importance_weighted=True,
+        bounded_memory=True,
     ),
     description="Importance sampling from q(z|x) (the encoder or proposal=); log of it is the IWAE bound",
+    options=(PROPOSAL, CHUNK_SIZE, KEEP_LOG_WEIGHTS),
 )

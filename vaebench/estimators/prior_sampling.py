@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
-from vaebench.estimators._streaming import importance_estimate, log_weight_chunks
+from vaebench.estimators.streaming import CHUNK_SIZE, KEEP_LOG_WEIGHTS, importance_estimate, log_weight_chunks
 
 __all__ = ["estimate", "SPEC"]
 
@@ -55,6 +55,9 @@ def estimate(
 SPEC = EstimatorSpec(
     name="prior",
     estimate=estimate,
-    tags=EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, importance_weighted=True),
+    tags=EstimatorTags(
+        unbiased_in_p=True, lower_bound=True, consistent=True, importance_weighted=True, bounded_memory=True
+    ),
     description="Naive Monte Carlo: mean of p(x|z) over z ~ p(z)",
+    options=(CHUNK_SIZE, KEEP_LOG_WEIGHTS),
 )

@@ -20,9 +20,20 @@ from torch.distributions import (
 from vaebench.models.gaussian import as_multivariate_normal, chi_square_gaussian
 from vaebench.sampling import resolve_generator
 
-__all__ = ["LinearGaussian", "GaussianEncoder", "ENCODER_FAMILIES"]
+__all__ = ["LinearGaussian", "GaussianEncoder", "ENCODER_FAMILIES", "batched_scale_tril"]
 
 ENCODER_FAMILIES = ("exact", "mean-field", "prior")
+
+
+def batched_scale_tril(scale_tril: Tensor, batch: int) -> Tensor:
+    """One contiguous copy of a shared ``[d, d]`` Cholesky factor per data point, ``[B, d, d]``.
+
+    A `MultivariateNormal` whose factor is shared by the batch (stride 0) evaluates ``log_prob`` on
+    z ``[K, B, d]`` as one triangular solve with K·B right-hand sides; on CUDA that solve falls
+    off a cliff between 3·10⁵ and 3·10⁶ columns (9.5 s at K = 10⁵ on an H200, against 0.5 ms for
+    a batched factor). A batched contiguous factor costs B·d² numbers and solves per data point.
+    """
+    return scale_tril.expand(batch, *scale_tril.shape[-2:]).contiguous()
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ class GaussianEncoder:
         if self.diagonal:
             scale = torch.diagonal(self.scale_tril).expand_as(loc)
             return Independent(Normal(loc, scale, validate_args=False), 1, validate_args=False)
-        return MultivariateNormal(loc, scale_tril=self.scale_tril, validate_args=False)
+        return MultivariateNormal(loc, scale_tril=batched_scale_tril(self.scale_tril, loc.shape[0]), validate_args=False)
 
     def to(self, dtype: torch.dtype | None = None, device: Any = None) -> "GaussianEncoder":
         """A copy with parameters in ``dtype`` on ``device``."""
@@ -290,7 +301,8 @@ class LinearGaussian:
         """Exact p(z | x) = N(μ(x), Σ), float64, batch shape ``[B]``."""
         x = self._x64(x)
         mean = (x - self.b64) @ self._posterior_gain.mT
-        return MultivariateNormal(mean, covariance_matrix=self.posterior_covariance)
+        chol = batched_scale_tril(torch.linalg.cholesky(self.posterior_covariance), x.shape[0])
+        return MultivariateNormal(mean, scale_tril=chol, validate_args=False)
 
     def _q64(self, q: Distribution | None, x: Tensor) -> MultivariateNormal:
         q = self.encoder64(self._x64(x)) if q is None else q

@@ -11,9 +11,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from vaebench.results.store import atomic_write_bytes  # noqa: E402
+
 __all__ = ["error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error"]
 
 _STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9, "legend.fontsize": 8}
+
+
+def save_figure(fig, path: Path) -> None:
+    """PNG written atomically: a full disk leaves the old file or none, never a truncated one."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def _colors(names: list[str]) -> dict[str, str]:
@@ -53,7 +64,7 @@ def error_vs_k(summary: pd.DataFrame, path: Path) -> Path:
                 ax.set_xlabel("K (samples per data point)")
             axes[row, 0].legend(title="solid: measured, dashed: theory", loc="lower left")
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return path
 
@@ -79,7 +90,7 @@ def elbo_gap_vs_kl(points: pd.DataFrame, path: Path) -> Path | None:
         ax.set_title("ELBO gap against KL, per data point (largest K)")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return path
 
@@ -109,7 +120,7 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
                 ax.set_xlabel("K (samples per data point)")
             axes[row, 0].legend()
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return path
 
@@ -165,6 +176,6 @@ def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
         left.legend()
         right.legend()
         fig.tight_layout()
-        fig.savefig(path)
+        save_figure(fig, path)
         plt.close(fig)
     return path

@@ -7,14 +7,15 @@ recomputing anything: ``vaebench report DIR``.
 from __future__ import annotations
 
 import base64
+import gzip
 import html
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vaebench.bench.metrics import cells_table, points_table, summarize
-from vaebench.bench.store import ResultStore
+from vaebench.results.metrics import cells_table, points_table, summarize
+from vaebench.results.store import ResultStore, atomic_write_bytes
 from vaebench.report import figures
 
 __all__ = ["render_report", "results_dir_of", "verdicts"]
@@ -81,13 +82,14 @@ def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) ->
     meta = records[0]["meta"]
     times = sorted(r["meta"]["utc"] for r in records)
     devices = ", ".join(f"{d}: {n}" for d, n in cells[["device", "device_name"]].drop_duplicates().itertuples(index=False))
-    pending = store.pending()
+    pending = store.pending_keys()
     not_run = ""
     if pending:
-        by_model = pd.Series([c.model for c in pending]).value_counts()
+        by_model = pd.Series([key.split("__")[0] for key in pending]).value_counts()
         not_run = "; not run: " + ", ".join(f"{m} ({n} cells)" for m, n in by_model.items())
+    total = f" of {len(store.keys)}" if store.keys else ""
     return [
-        f"Cells: {len(records)} of {len(store.config.cells())} (measured {times[0]} to {times[-1]} UTC{not_run})",
+        f"Cells: {len(records)}{total} (measured {times[0]} to {times[-1]} UTC{not_run})",
         f"Devices: {devices}; CPU threads: {', '.join(map(str, sorted(cells['threads'].unique())))}",
         f"vaebench {meta['vaebench']}, torch {meta['torch']}, Python {meta['python']}, commit {meta['commit'] or 'unknown'}",
     ]
@@ -104,12 +106,12 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     records = list(store.records())
     points, cells = points_table(records), cells_table(records)
-    summary = summarize(points, cells, seed=store.config.seed)
+    summary = summarize(points, cells, seed=store.config['seed'])
     verdict = verdicts(summary, _tags(records))
-    summary.to_csv(out / "summary.csv", index=False)
+    atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     # mtime=0: re-rendering the same results gives the same bytes (gzip stamps the time otherwise)
-    points.to_csv(out / "points.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
-    verdict.to_csv(out / "verdicts.csv", index=False)
+    atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
+    atomic_write_bytes(out / "verdicts.csv", verdict.to_csv(index=False).encode())
 
     figs = [
         ("How the error shrinks with K", figures.error_vs_k(summary, out / "error_vs_k.png"),
@@ -140,7 +142,7 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
 
     best = _best_lines(verdict)
-    md = [f"# vaebench report: {store.config.name}", "", *[f"- {m}" for m in meta], "", "## Verdicts"]
+    md = [f"# vaebench report: {store.config['name']}", "", *[f"- {m}" for m in meta], "", "## Verdicts"]
     for model, g in verdict.groupby("model", sort=False):
         md += ["", f"### {model}: {best[model]}", "",
                g[["estimator", "device", "dtype", "verdict"]].to_markdown(index=False)]
@@ -148,12 +150,12 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
         md += ["", f"## {title}", "", caption, "", f"![{title}]({p.name})"]
     md += ["", "## Summary table", "", table.to_markdown(index=False, floatfmt=".4g"), "",
            "Tables: [summary.csv](summary.csv), [points.csv.gz](points.csv.gz) (every estimate), [verdicts.csv](verdicts.csv)."]
-    (out / "report.md").write_text("\n".join(md) + "\n")
+    atomic_write_bytes(out / "report.md", ("\n".join(md) + "\n").encode())
 
     def img(p: Path) -> str:
         return f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" alt="{p.stem}">'
 
-    body = [f"<h1>vaebench report: {html.escape(store.config.name)}</h1>",
+    body = [f"<h1>vaebench report: {html.escape(store.config['name'])}</h1>",
             "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in meta) + "</ul>",
             "<h2>Verdicts</h2>"]
     for model, g in verdict.groupby("model", sort=False):
@@ -169,7 +171,7 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
              "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
              "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
              "table.verdicts td{text-align:left}.wide{overflow-x:auto}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>vaebench: {html.escape(store.config.name)}"
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>vaebench: {html.escape(store.config['name'])}"
             f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
-    (out / "index.html").write_text(page)
+    atomic_write_bytes(out / "index.html", page.encode())
     return out / "index.html"

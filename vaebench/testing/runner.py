@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vaebench.base import EstimatorSpec
-from vaebench.testing import api, statistics
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing import api, diagnostics, options, scale, statistics
+from vaebench.testing.results import CORRECTNESS_VERDICTS, CheckFailure, CheckResult, CheckSkipped, CheckWarning
 
-__all__ = ["Check", "yield_checks", "check_estimator", "parametrize_with_checks"]
+__all__ = ["Check", "ScalabilityWarning", "yield_checks", "check_estimator", "parametrize_with_checks"]
 
-Check = Callable[[EstimatorSpec], CheckResult]
+Check = Callable[..., CheckResult]
+
+
+class ScalabilityWarning(UserWarning):
+    """A conformance check found a scalability problem (not a correctness failure)."""
 
 
 def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
-    """The checks that apply to ``spec``, chosen by its tags."""
+    """The checks that apply to ``spec``, chosen by its tags and its declared options.
+
+    Every check takes ``(spec, random_state=None)``. The consistency of returned weights with
+    ``log_px`` and the diagnostics are checked whatever the tags say; option checks run for the
+    options the estimator declares.
+    """
     tags = spec.tags
     yield api.check_returns_estimate
     yield api.check_dtype_and_device
@@ -34,8 +44,9 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
     if tags.stochastic:
         yield api.check_duplicate_rows_are_independent
     yield api.check_log_weight_shift_invariance
+    yield api.check_calls_in_sequence
     yield api.check_bounded_memory
-    yield statistics.check_batch_subset_in_distribution
+    yield statistics.check_single_point_batch
     if tags.unbiased_in_p:
         yield statistics.check_unbiased_in_p
     if tags.lower_bound:
@@ -48,23 +59,40 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
         yield statistics.check_elbo_gap_is_kl
     if tags.importance_weighted:
         yield statistics.check_variance_is_chi_square_over_k
+    yield scale.check_large_k
+    if tags.unbiased_in_p and not tags.elbo_in_expectation:
+        yield scale.check_weights_explain_the_variance
+    yield scale.check_float32_accumulation_at_large_k
+    yield diagnostics.check_ess
+    yield diagnostics.check_stderr_calibrated
+    if spec.option("keep_log_weights") is not None:
+        yield options.check_keep_log_weights_option
+    if spec.option("proposal") is not None:
+        yield options.check_proposal_option
+    if spec.option("chunk_size") is not None:
+        yield options.check_chunk_size_option
+    if any(o.name not in options.SPECIAL_OPTIONS for o in spec.options):
+        yield options.check_claims_under_every_option_value
 
 
-def _run_one(check: Check, spec: EstimatorSpec, expected_failures: Mapping[str, str]) -> CheckResult:
+def _run_one(check: Check, spec: EstimatorSpec, expected_failures: Mapping[str, str],
+             random_state: int | None = None) -> CheckResult:
     name = check.__name__
     try:
-        result = check(spec)
+        result = check(spec, random_state=random_state)
     except CheckSkipped as exc:
         return CheckResult(name, "skip", explanation=str(exc))
+    except CheckWarning as exc:
+        return CheckResult(name, "warn", exc.statistic, exc.statistic_name, None, exc.explanation)
     except CheckFailure as exc:
         verdict = "xfail" if name in expected_failures else "fail"
-        return CheckResult(name, verdict, exc.statistic, exc.statistic_name, exc.p_value, exc.explanation)
+        return CheckResult(name, verdict, exc.statistic, exc.statistic_name, exc.p_value, exc.explanation, exc.tests)
     except Exception as exc:  # the estimator raised: report it, keep going
         verdict = "xfail" if name in expected_failures else "error"
         return CheckResult(name, verdict, explanation=f"{type(exc).__name__}: {exc}")
     if name in expected_failures:
         return CheckResult(name, "fail", result.statistic, result.statistic_name, result.p_value,
-                           f"expected to fail ({expected_failures[name]}) but passed")
+                           f"expected to fail ({expected_failures[name]}) but passed", result.tests)
     return result
 
 
@@ -73,6 +101,8 @@ def check_estimator(
     *,
     expected_failures: Mapping[str, str] | None = None,
     progress: Callable[[CheckResult], Any] | None = None,
+    random_state: int | None = None,
+    checks: Sequence[str] | None = None,
 ) -> Any:
     """Run every check that applies to ``spec`` and return a table of the outcomes.
 
@@ -84,12 +114,18 @@ def check_estimator(
         ``{check_name: reason}`` for checks known not to hold for this estimator.
     progress : callable, optional
         Called with each `CheckResult` as it finishes.
+    random_state : int, optional
+        Seeds every check's random streams (default 0): another value is another independent
+        draw of each statistical check, which is how their false-alarm rates are measured.
+    checks : sequence of str, optional
+        Run only the checks of these names.
 
     Returns
     -------
     pandas.DataFrame
         One row per check: check, verdict, statistic, statistic_name, p_value, explanation,
-        seconds. ``df.attrs["passed"]`` is True when no check failed or errored.
+        tests, seconds. ``df.attrs["passed"]`` is True when no check failed or errored (correctness);
+        ``df.attrs["warnings"]`` counts scalability warnings (``"warn"`` verdicts).
     """
     import pandas as pd
 
@@ -100,14 +136,17 @@ def check_estimator(
     expected = dict(expected_failures or {})
     rows = []
     for check in yield_checks(spec):
+        if checks is not None and check.__name__ not in checks:
+            continue
         start = time.perf_counter()
-        result = _run_one(check, spec, expected)
+        result = _run_one(check, spec, expected, random_state)
         rows.append({**result.__dict__, "seconds": time.perf_counter() - start})
         if progress is not None:
             progress(result)
     table = pd.DataFrame(rows)
     table.attrs["estimator"] = spec.name
-    table.attrs["passed"] = bool(~table["verdict"].isin(["fail", "error"]).any())
+    table.attrs["passed"] = bool(~table["verdict"].isin(CORRECTNESS_VERDICTS).any())
+    table.attrs["warnings"] = int((table["verdict"] == "warn").sum())
     return table
 
 
@@ -115,19 +154,22 @@ def _as_pytest_check(check: Check) -> Check:
     """The check, with `CheckSkipped` turned into ``pytest.skip``."""
 
     @functools.wraps(check)
-    def run(spec: EstimatorSpec) -> CheckResult:
+    def run(spec: EstimatorSpec, random_state: int | None = None) -> CheckResult:
         import pytest
 
         try:
-            return check(spec)
+            return check(spec, random_state=random_state)
         except CheckSkipped as exc:
             pytest.skip(str(exc))
+        except CheckWarning as exc:  # a scalability finding: reported, not failed
+            warnings.warn(f"{check.__name__}: {exc.explanation}", ScalabilityWarning, 2)
 
     return run
 
 
 def parametrize_with_checks(
-    specs: Sequence[EstimatorSpec], *, expected_failures: Mapping[str, Mapping[str, str]] | None = None
+    specs: Sequence[EstimatorSpec], *, expected_failures: Mapping[str, Mapping[str, str]] | None = None,
+    random_state: int | None = None,
 ) -> Any:
     """A ``pytest.mark.parametrize("estimator, check", ...)`` over every applicable check.
 
@@ -136,6 +178,8 @@ def parametrize_with_checks(
     specs : sequence of EstimatorSpec
     expected_failures : mapping, optional
         ``{estimator_name: {check_name: reason}}``; those cases are marked ``xfail(strict=True)``.
+    random_state : int, optional
+        Seeds the checks' random streams (see `check_estimator`).
 
     Examples
     --------
@@ -153,5 +197,7 @@ def parametrize_with_checks(
             reason = expected.get(spec.name, {}).get(check.__name__)
             if reason is not None:
                 marks.append(pytest.mark.xfail(reason=reason, strict=True))
-            params.append(pytest.param(spec, _as_pytest_check(check), id=f"{spec.name}-{check.__name__}", marks=marks))
+            bound = functools.partial(_as_pytest_check(check), random_state=random_state)
+            functools.update_wrapper(bound, check)
+            params.append(pytest.param(spec, bound, id=f"{spec.name}-{check.__name__}", marks=marks))
     return pytest.mark.parametrize("estimator, check", params)

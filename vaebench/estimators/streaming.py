@@ -1,0 +1,180 @@
+"""The chunked sample loop shared by the Monte Carlo estimators: public API for plug-ins.
+
+Samples are drawn a block at a time, all data points at once, and the likelihood is evaluated
+K_chunk samples at a time within a block, so that the largest intermediate (``[K_chunk, B, D]``
+inside the likelihood) has a fixed size whatever K is. A plug-in gets bounded memory by
+building on these pieces:
+
+- `log_weight_chunks` streams log w = log p(x, z) − log q(z | x) for z ~ q (or the prior);
+- `importance_estimate` reduces such a stream to log p̂ = log mean w with ESS and stderr
+  (in float64, so that the running sum cannot stall at large K);
+- `resolve_chunk_size` and `ops.chunk_sizes` give the chunk rule for a loop of one's own;
+- `CHUNK_SIZE`, `KEEP_LOG_WEIGHTS` and `PROPOSAL` are the declared options of these pieces,
+  for an `EstimatorSpec` that exposes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from vaebench.base import Estimate, Option
+from vaebench.ops import StreamingLogMeanExp, chunk_sizes
+from vaebench.sampling import resolve_generator, sample
+from vaebench.validation import check_chunk_size, check_proposal
+
+__all__ = [
+    "CHUNK_SIZE",
+    "KEEP_LOG_WEIGHTS",
+    "PROPOSAL",
+    "resolve_chunk_size",
+    "latent_block_size",
+    "model_proposal",
+    "log_weight_chunks",
+    "WeightKeeper",
+    "importance_estimate",
+]
+
+# Bytes of the largest per-chunk intermediate ([k, B, max(D, d)]). On a CPU about 1 MiB keeps a
+# chunk's working set in L2 while amortising the ~0.2 ms of per-chunk dispatch (measured in
+# benchmarks/); on a GPU the chunk must be large enough to amortise kernel launches.
+CHUNK_BYTES = {"cpu": 2**20, "cuda": 2**27}
+
+CHUNK_SIZE = Option("chunk_size", int, None, "samples per likelihood call (default: bounded memory per chunk)",
+                    minimum=1, kit_values=(7, 64))
+KEEP_LOG_WEIGHTS = Option("keep_log_weights", bool, True,
+                          "return the [K, B] log weights (memory grows with K; turn off for very large K)")
+PROPOSAL = Option("proposal", Distribution, None,
+                  "q(z|x) with batch shape [B] in place of the model's encoder (library only)")
+
+
+def resolve_chunk_size(chunk_size: Any, x: Tensor, latent_dim: int) -> int:
+    """The user's ``chunk_size``, or a default that bounds the per-chunk memory."""
+    chunk = check_chunk_size(chunk_size)
+    if chunk is not None:
+        return chunk
+    budget = CHUNK_BYTES.get(x.device.type, CHUNK_BYTES["cuda"])
+    return max(1, budget // (x.element_size() * x.shape[0] * max(x.shape[1], latent_dim)))
+
+
+def model_proposal(model: Any, x: Tensor, proposal: Distribution | None) -> Distribution:
+    """``proposal`` if given, else the model's encoder q(z | x); validated against ``x``."""
+    if proposal is None:
+        make = getattr(model, "proposal", None)
+        if make is None:
+            raise ValueError(
+                f"{type(model).__name__} has no encoder (no proposal(x) method); pass proposal= "
+                "a distribution over z with batch shape [B]"
+            )
+        proposal = make(x)
+    return check_proposal(proposal, x, model)
+
+
+def latent_block_size(chunk: int, x: Tensor, latent_dim: int) -> int:
+    """Samples per latent block: as many z ``[k, B, d]`` as fit the bytes of one likelihood chunk.
+
+    The latent-side work (drawing z, log p(z) and log q(z | x), and the reduction of the log
+    weights) runs on ``[k, B, d]`` and ``[k, B]`` tensors, ``D / d`` times smaller than the
+    likelihood's ``[k, B, D]``. Doing it for ``D / d`` likelihood chunks at once keeps the same
+    memory bound while paying torch's per-operation dispatch cost once instead of ``D / d`` times
+    (``nox -s microbench``: at D / d = 10 the time over the likelihood floor fell from 1.1x to 0.35x).
+    """
+    return chunk * max(1, x.shape[1] // max(1, latent_dim))
+
+
+def log_weight_chunks(
+    model: Any,
+    x: Tensor,
+    num_samples: int,
+    *,
+    proposal: Distribution | None,
+    generator: torch.Generator | None,
+    chunk_size: Any = None,
+    likelihood_only: bool = False,
+) -> Iterator[Tensor]:
+    """Yield log w = log p(x | z) + log p(z) − log q(z | x) in blocks ``[k, B]``, z ~ q.
+
+    z is drawn a latent block at a time (`latent_block_size`) and the likelihood is evaluated
+    ``chunk_size`` samples at a time within it. With ``proposal=None`` z is drawn from the prior
+    and log w = log p(x | z) (the ratio p(z) / q(z) is identically one and is not computed);
+    ``likelihood_only`` yields log p(x | z) for z ~ q (for estimators that handle the prior term
+    in closed form).
+    """
+    prior = model.prior
+    batch = x.shape[0]
+    latent_dim = prior.event_shape.numel()
+    g = resolve_generator(generator, x.device)
+    chunk = resolve_chunk_size(chunk_size, x, latent_dim)
+    weights_are_likelihoods = proposal is None or likelihood_only
+    for block in chunk_sizes(num_samples, latent_block_size(chunk, x, latent_dim)):
+        if proposal is None:
+            z = sample(prior, (block, batch), g)
+        else:
+            z = sample(proposal, (block,), g)
+        if weights_are_likelihoods:
+            log_w = x.new_empty((block, batch))
+        else:
+            log_w = prior.log_prob(z) - proposal.log_prob(z)
+        start = 0
+        for k in chunk_sizes(block, chunk):
+            log_lik = model.log_likelihood(x, z[start : start + k])
+            if tuple(log_lik.shape) != (k, batch):
+                raise ValueError(
+                    f"{type(model).__name__}.log_likelihood returned shape {list(log_lik.shape)} for z of "
+                    f"shape {list(z[start : start + k].shape)}; the model contract requires [K, B] = [{k}, {batch}]"
+                )
+            if weights_are_likelihoods:
+                log_w[start : start + k] = log_lik
+            else:
+                log_w[start : start + k] += log_lik
+            start += k
+        yield log_w
+
+
+class WeightKeeper:
+    """Collects ``[k, B]`` chunks into one preallocated ``[K, B]`` tensor (or nothing when off).
+
+    Writing into one buffer, rather than keeping thousands of small chunks and concatenating
+    them, avoids holding the weights twice and fragmenting the heap between chunk temporaries.
+    """
+
+    def __init__(self, num_samples: int, keep: bool) -> None:
+        self.num_samples, self.keep = num_samples, keep
+        self._buffer: Tensor | None = None
+        self._filled = 0
+
+    def add(self, log_w: Tensor) -> None:
+        if not self.keep:
+            return
+        if self._buffer is None:
+            self._buffer = log_w.new_empty((self.num_samples, *log_w.shape[1:]))
+        self._buffer[self._filled : self._filled + log_w.shape[0]] = log_w
+        self._filled += log_w.shape[0]
+
+    def result(self) -> Tensor | None:
+        return self._buffer
+
+
+def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_weights: bool) -> Estimate:
+    """Reduce a stream of log weights to log p̂ = log mean w, with ESS and delta-method SE.
+
+    The reduction runs in float64; the results are returned in the dtype of the log weights.
+    """
+    acc = StreamingLogMeanExp()
+    kept = WeightKeeper(num_samples, keep_log_weights)
+    dtype = None
+    for log_w in chunks:
+        dtype = log_w.dtype
+        acc.update(log_w)
+        kept.add(log_w)
+    return Estimate(
+        log_px=acc.log_mean().to(dtype),
+        log_weights=kept.result(),
+        ess=acc.ess().to(dtype),
+        stderr=acc.stderr().to(dtype),
+        num_samples=num_samples,
+    )

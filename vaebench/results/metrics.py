@@ -1,0 +1,114 @@
+"""Summaries of sweep records with pandas: error against the truth, theory, diagnostics, cost.
+
+Per (model, estimator, K, device, dtype), over the sweep's data points p and replicates r, with
+error e_pr = log p̂ − log p(x_p):
+- bias = mean e; its standard error from the per-point replicate variances;
+- std = sqrt(mean_p Var_r e_pr) (the spread of one estimate around its own mean);
+- RMSE = sqrt(mean e²), with a bootstrap interval over replicates;
+- theory, where the model gives it: importance-type estimators (``importance_weighted`` tag)
+  have bias ≈ −χ²/(2K) and std ≈ sqrt(χ²/K) (delta method; given only where mean χ²/K < 1,
+  as it fails beyond); ELBO-type
+  estimators have bias −KL(q ‖ p(z|x)) exactly and std sqrt(Var_q[log w] / K) exactly;
+- ESS/K, the Pareto k̂ of the weights (mean, and the share of estimates above 0.7, the PSIS
+  threshold of unreliability), throughput (K·B / median time) and peak tensor memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["points_table", "cells_table", "summarize", "GROUP"]
+
+GROUP = ["model", "estimator", "num_samples", "device", "dtype"]
+
+
+def points_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (cell, data point)."""
+    frames = []
+    for rec in records:
+        cell, theory = rec["cell"], rec["theory"]
+        n = len(rec["log_px"])
+        frame = pd.DataFrame({**{k: [v] * n for k, v in cell.items()}, "point": range(n),
+                              "log_px": rec["log_px"], "truth": theory["truth"]})
+        for key in ("ess", "stderr", "khat"):
+            frame[key] = rec[key] if rec.get(key) is not None else np.nan
+        tags = rec["tags"]
+        chi2 = theory.get("chi2_encoder" if tags["needs_proposal"] else "chi2_prior")
+        frame["chi2"] = chi2 if (chi2 is not None and tags["importance_weighted"]) else np.nan
+        frame["kl"] = theory["kl"] if (tags["elbo_in_expectation"] and "kl" in theory) else np.nan
+        frame["log_weight_var"] = (theory["log_weight_var"] if (tags["elbo_in_expectation"] and "log_weight_var" in theory)
+                                   else np.nan)
+        frames.append(frame)
+    if not frames:
+        raise ValueError("no finished cells to summarise")
+    points = pd.concat(frames, ignore_index=True)
+    points["error"] = points["log_px"] - points["truth"]
+    return points
+
+
+def cells_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per cell with its cost measurements (timing and memory on replicate 0)."""
+    rows = []
+    for rec in records:
+        timing = rec.get("timing") or {}
+        rows.append({**rec["cell"], "seconds": rec["seconds"], "median_seconds": timing.get("median"),
+                     "peak_bytes": rec.get("peak_bytes"), "num_points": len(rec["log_px"]),
+                     "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"]})
+    return pd.DataFrame(rows)
+
+
+def _bootstrap_rmse(errors: np.ndarray, rng: np.random.Generator, draws: int = 400) -> tuple[float, float]:
+    """95% interval of the RMSE, resampling replicates (rows of ``errors`` [R, P])."""
+    r = errors.shape[0]
+    if r < 2:
+        return (np.nan, np.nan)
+    idx = rng.integers(0, r, size=(draws, r))
+    rmse = np.sqrt((errors[idx] ** 2).mean(axis=(1, 2)))
+    return tuple(np.quantile(rmse, [0.025, 0.975]))
+
+
+def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """The summary table, one row per (model, estimator, K, device, dtype)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, g in points.groupby(GROUP, sort=True):
+        k = key[2]
+        wide = g.pivot(index="replicate", columns="point", values="error").to_numpy()  # [R, P]
+        r, p = wide.shape
+        var_p = wide.var(axis=0, ddof=1) if r > 1 else np.full(p, np.nan)
+        bias = wide.mean()
+        per_point = g.groupby("point").first()
+        chi2, kl, lwv = per_point["chi2"].to_numpy(), per_point["kl"].to_numpy(), per_point["log_weight_var"].to_numpy()
+        if np.isfinite(kl).all():
+            theory_bias, theory_std = -kl.mean(), np.sqrt((lwv / k).mean())
+            theory_rmse = np.sqrt((kl**2 + lwv / k).mean())
+        elif np.isfinite(chi2).all() and (chi2 / k).mean() < 1:  # the delta method needs χ²/K small
+            theory_bias, theory_std = -(chi2 / (2 * k)).mean(), np.sqrt((chi2 / k).mean())
+            theory_rmse = np.sqrt(((chi2 / (2 * k)) ** 2 + chi2 / k).mean())
+        else:
+            theory_bias = theory_std = theory_rmse = np.nan
+        lo, hi = _bootstrap_rmse(wide, rng)
+        rows.append({
+            **dict(zip(GROUP, key)),
+            "replicates": r, "points": p,
+            "bias": bias, "bias_se": np.sqrt(var_p.sum() / r) / p if r > 1 else np.nan,
+            "std": np.sqrt(np.nanmean(var_p)) if r > 1 else np.nan,
+            "rmse": np.sqrt((wide**2).mean()), "rmse_lo": lo, "rmse_hi": hi,
+            "theory_bias": theory_bias, "theory_std": theory_std, "theory_rmse": theory_rmse,
+            "chi2_mean": np.nanmean(chi2) if np.isfinite(chi2).any() else (np.inf if np.isinf(chi2).any() else np.nan),
+            "kl_mean": np.nanmean(kl) if np.isfinite(kl).any() else np.nan,
+            "ess_over_k": g["ess"].mean() / k,
+            "khat_mean": g["khat"].replace(-np.inf, np.nan).mean(),
+            "khat_over_0.7": (g["khat"] > 0.7).mean() if g["khat"].notna().any() else np.nan,
+        })
+    summary = pd.DataFrame(rows)
+    if cells is not None and not cells.empty:
+        cost = cells[cells["replicate"] == 0].set_index(GROUP)[["median_seconds", "peak_bytes", "num_points", "threads"]]
+        summary = summary.join(cost, on=GROUP)
+        summary["samples_per_s"] = summary["num_samples"] * summary["num_points"] / summary["median_seconds"]
+        summary["peak_mib"] = summary["peak_bytes"] / 2**20
+    return summary

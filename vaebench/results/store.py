@@ -1,0 +1,175 @@
+"""Append-only, crash-safe, checksummed storage of sweep results: one JSON file per finished cell.
+
+Each cell is written to a temporary file in the same directory and renamed into place
+(`os.replace` is atomic on POSIX and Windows), so a file under ``cells/`` is either absent or
+complete: killing the sweep at any moment loses at most the cells in flight. Every record
+carries a schema version and a sha256 checksum (`vaebench.results.schema`). On open, leftover
+temporaries are removed, and records that do not parse, fail their checksum or break the schema
+are moved to ``quarantine/`` (named in a warning) so that their cells are redone. ``sweep.json``
+pins the sweep's fingerprint and the keys of its cells: a directory holding another sweep is
+refused instead of mixed in. The store knows nothing of how a sweep is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from vaebench.results.schema import RecordError, seal, validate_record
+
+__all__ = ["ResultStore", "ResultsMismatchError", "atomic_write_bytes", "atomic_write_json", "safe_name"]
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
+
+
+class ResultsMismatchError(ValueError):
+    """The results directory belongs to a sweep with another configuration."""
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """``name`` if it can be a file name inside a results directory (no separators, no '..')."""
+    if not isinstance(name, str) or not _SAFE.match(name) or ".." in name:
+        raise ValueError(f"{what} must be letters, digits, '.', '_' or '-' (not starting with '.', no '..', at most "
+                         f"200 characters) to be used as a file name, got {name!r}")
+    return name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a partial file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    atomic_write_bytes(path, json.dumps(payload, separators=(",", ":")).encode())
+
+
+class ResultStore:
+    """The results directory of one sweep.
+
+    Parameters
+    ----------
+    root : path
+        Created if absent. Holds ``sweep.json`` (fingerprint, config, cell keys),
+        ``cells/*.json`` (one record per finished cell) and ``models/*.json`` (each model's truth
+        and theory).
+    fingerprint, config, keys : optional
+        Required to create a store (the sweep's fingerprint, its config as a dict, and the keys
+        of all its cells); when opening an existing one the fingerprint must match.
+    """
+
+    def __init__(self, root: str | Path, fingerprint: str | None = None, config: dict | None = None,
+                 keys: list[str] | None = None) -> None:
+        self.root = Path(root)
+        self.cells_dir = self.root / "cells"
+        self.models_dir = self.root / "models"
+        self.quarantine_dir = self.root / "quarantine"
+        meta_path = self.root / "sweep.json"
+        if meta_path.exists():
+            try:
+                stored = json.loads(meta_path.read_text())
+                stored_fp, stored_config = stored["fingerprint"], stored["config"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                raise RecordError(f"{meta_path} is damaged; delete the directory or choose another --out") from None
+            if fingerprint is not None and stored_fp != fingerprint:
+                raise ResultsMismatchError(
+                    f"{self.root} holds results of another sweep (config fingerprint {stored_fp}, this config "
+                    f"{fingerprint}); choose another --out directory or delete it")
+            self.fingerprint, self.config = stored_fp, stored_config
+            self.keys = stored.get("keys")
+        elif fingerprint is None:
+            raise FileNotFoundError(f"{self.root} is not a vaebench results directory (no sweep.json)")
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(meta_path, {"fingerprint": fingerprint, "config": config, "keys": keys})
+            self.fingerprint, self.config, self.keys = fingerprint, config, keys
+        self.cells_dir.mkdir(parents=True, exist_ok=True)
+        self.models_dir.mkdir(exist_ok=True)
+        self._check_files()
+
+    # ------------------------------------------------------------------ integrity
+    def _quarantine(self, path: Path, reason: str) -> None:
+        self.quarantine_dir.mkdir(exist_ok=True)
+        target = self.quarantine_dir / f"{path.parent.name}__{path.name}"
+        os.replace(path, target)
+        warnings.warn(f"{path} is damaged ({reason}); moved to {target}, its cell will be redone", stacklevel=3)
+
+    def _check_files(self) -> None:
+        for tmp in [*self.cells_dir.glob(".*.tmp"), *self.models_dir.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)
+        broken_models = set()
+        for path in self.models_dir.glob("*.json"):
+            try:
+                theory = json.loads(path.read_text())
+                if not isinstance(theory, dict) or not isinstance(theory.get("truth"), list):
+                    raise RecordError("no 'truth' list")
+            except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
+                self._quarantine(path, str(exc))
+                broken_models.add(path.stem)
+        for path in self.cells_dir.glob("*.json"):
+            try:
+                record = validate_record(json.loads(path.read_text()), str(path))
+                if record["cell"]["model"] in broken_models or not (
+                        self.models_dir / f"{record['cell']['model']}.json").exists():
+                    raise RecordError("its model's truth file is missing or damaged")
+                truth = json.loads((self.models_dir / f"{record['cell']['model']}.json").read_text())["truth"]
+                if len(truth) != len(record["log_px"]):
+                    raise RecordError(f"{len(record['log_px'])} estimates for {len(truth)} data points")
+            except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
+                self._quarantine(path, str(exc))
+
+    # ------------------------------------------------------------------ cells
+    def path(self, key: str) -> Path:
+        return self.cells_dir / f"{safe_name(key, 'cell key')}.json"
+
+    def done(self) -> set[str]:
+        """Keys of the finished cells."""
+        return {p.stem for p in self.cells_dir.glob("*.json")}
+
+    def pending_keys(self) -> list[str]:
+        """Keys of the sweep's cells without a result (empty where the sweep did not list them)."""
+        done = self.done()
+        return [k for k in (self.keys or []) if k not in done]
+
+    def write(self, key: str, record: dict[str, Any]) -> None:
+        """Store a finished cell (append-only: an existing result is never overwritten).
+
+        The record's ``theory`` (the model's data, truth and per-point theory, identical for all
+        of a model's cells) is stored once per model under ``models/``, written before the cell.
+        """
+        path = self.path(key)
+        if path.exists():
+            raise FileExistsError(f"cell {key} is already stored; results are append-only")
+        record = dict(record)
+        theory = record.pop("theory")
+        model_path = self.models_dir / f"{safe_name(record['cell']['model'], 'model name')}.json"
+        if not model_path.exists():
+            atomic_write_json(model_path, theory)
+        sealed = seal(record)
+        validate_record(sealed, key)
+        atomic_write_json(path, sealed)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every stored cell record (validated), with its model's ``theory`` merged back in."""
+        theories: dict[str, Any] = {}
+        for path in sorted(self.cells_dir.glob("*.json")):
+            record = validate_record(json.loads(path.read_text()), str(path))
+            model = record["cell"]["model"]
+            if model not in theories:
+                theories[model] = json.loads((self.models_dir / f"{model}.json").read_text())
+            record["theory"] = theories[model]
+            yield record

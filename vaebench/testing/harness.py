@@ -1,0 +1,123 @@
+"""What every check shares: seeded random streams, running an estimator on a problem, z-test bookkeeping.
+
+Seeds are derived from the kit's ``random_state`` and the check's own keys (check name, problem,
+K), so that ``check_estimator(spec, random_state=s)`` gives a different, reproducible draw of
+every check for each ``s``: that is how the false-alarm rates are measured
+(benchmarks/kit_calibration.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from vaebench.base import Estimate, EstimatorSpec
+from vaebench.testing.problems import Problem, ProposalTruth, replicate
+from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.stats import N_SIGMA, two_sided_p
+
+__all__ = ["generator", "run", "errors", "ZTests", "passed", "supports", "light", "ULP_FLOOR"]
+
+# Absolute floor of a standard error, in units of float64 rounding of |log p| + 1: an exact
+# (zero-variance) estimator differs from the truth by a few ulps, which must not read as z = 20.
+ULP_FLOOR = 64 * torch.finfo(torch.float64).eps
+
+
+def generator(random_state: int | None, *keys: Any) -> torch.Generator:
+    """A CPU generator seeded from ``random_state`` and ``keys`` (stable across runs and machines)."""
+    text = "/".join(str(k) for k in (0 if random_state is None else random_state, *keys))
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+    return torch.Generator().manual_seed(seed)
+
+
+def supports(spec: EstimatorSpec, option: str) -> bool:
+    """Does the estimator declare ``option``?"""
+    return spec.option(option) is not None
+
+
+def run(spec: EstimatorSpec, model: Any, x: Tensor, k: int, g: torch.Generator, **options: Any) -> Estimate:
+    """One call of the estimator (through the spec, so input and output are validated)."""
+    return spec(model, x.to(getattr(model, "dtype", x.dtype)), k, generator=g, **options)
+
+
+def errors(spec: EstimatorSpec, problem: Problem, k: int, replicates: int, g: torch.Generator,
+           **options: Any) -> Tensor:
+    """log p̂ − log p for ``replicates`` independent runs per data point, ``[R, B]`` float64.
+
+    The replicates are rows of one batch (``check_rows_do_not_interact`` makes that sound).
+    ``options`` may hold a callable ``proposal``: it is called with the replicated data.
+    """
+    x = replicate(problem.x, replicates)
+    if callable(options.get("proposal")) and not isinstance(options["proposal"], torch.distributions.Distribution):
+        options = {**options, "proposal": options["proposal"](x)}
+    est = run(spec, problem.model, x, k, g, **options)
+    return est.log_px.double().reshape(replicates, problem.x.shape[0]) - problem.log_px
+
+
+def light(problem: Problem, truth: ProposalTruth) -> Problem | None:
+    """The problem restricted to its light-tailed points for ``truth``'s proposal, or None."""
+    if problem.heavy and truth is problem.encoder:
+        return None
+    keep = truth.light
+    if not bool(keep.any()):
+        return None
+    return problem if bool(keep.all()) else problem.rows(keep)
+
+
+def passed(name: str, explanation: str, statistic: float | None = None, statistic_name: str = "") -> CheckResult:
+    return CheckResult(name, "pass", statistic, statistic_name, None, explanation)
+
+
+class ZTests:
+    """A check's z-tests: tracks the worst |z|, the count (for a Bonferroni p-value) and the first failure.
+
+    ``add(observed, expected, se, describe, scale)`` tests every element; the standard error is
+    floored at `ULP_FLOOR` · (1 + |scale|). ``one_sided=True`` fails only for z > N_SIGMA.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.z, self.count, self.failure = 0.0, 0, None
+
+    def add(self, observed: Tensor, expected: Tensor | float, se: Tensor, describe: Callable[[int, float], str],
+            scale: Tensor | float = 0.0, one_sided: bool = False) -> None:
+        observed = observed.double()
+        floor = ULP_FLOOR * (1 + torch.as_tensor(scale, dtype=torch.float64).abs())
+        se = torch.sqrt(se.double() ** 2 + floor**2)
+        z = ((observed - expected) / se).flatten()
+        if one_sided:
+            z = z.clamp_min(0)
+        self.add_z(z, describe)
+
+    def add_z(self, z: Tensor, describe: Callable[[int, float], str]) -> None:
+        z = z.flatten()
+        if not bool(torch.isfinite(z).all()):
+            i = int((~torch.isfinite(z)).nonzero()[0])
+            self.failure = self.failure or describe(i, float("nan"))
+            self.z = math.inf
+            self.count += z.numel()
+            return
+        self.count += z.numel()
+        if z.numel() == 0:
+            return
+        i = int(torch.argmax(z.abs()))
+        if abs(z[i].item()) > abs(self.z):
+            self.z = z[i].item()
+        if self.failure is None and z.abs().max() > N_SIGMA:
+            self.failure = describe(i, z[i].item())
+
+    def fail(self, message: str) -> None:
+        """Record a failure found by a non-z criterion (an exact identity, a bound)."""
+        self.failure = self.failure or message
+
+    def result(self, passed_text: str) -> CheckResult:
+        if self.count == 0 and self.failure is None:
+            raise CheckSkipped("no reference problem applies to this estimator")
+        p = min(1.0, self.count * two_sided_p(self.z)) if math.isfinite(self.z) else 0.0
+        if self.failure is not None:
+            raise CheckFailure(self.failure, abs(self.z), "max |z|", p, self.count)
+        return CheckResult(self.name, "pass", abs(self.z), "max |z|", p, passed_text, self.count)
