@@ -32,7 +32,7 @@ def test_estimate_text(capsys):
 
 def test_estimate_json_is_consistent(capsys):
     args = ["estimate", "--estimator", "importance", "-K", "300", "-B", "6", "--json", "--encoder", "exact",
-            "--model-arg", "data_dim=7", "--model-arg", "latent_dim=2"]
+            "--model-arg", "data_dim=7", "--model-arg", "latent_dim=2", "--dtype", "float64"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     pp = data["per_point"]
@@ -47,7 +47,26 @@ def test_estimate_json_is_consistent(capsys):
         (["estimate", "--estimator", "importanse", "-K", "10"], "Did you mean 'importance'"),
         (["estimate", "--estimator", "elbo", "-K", "0"], "num_samples must be an integer >= 1"),
         (["estimate", "--estimator", "elbo", "-K", "10", "--model", "linear"], "unknown model 'linear'"),
-        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "data_dim=-1"], "data_dim and latent_dim"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "data_dim=-1"], "data_dim must be an integer >= 1"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "-B", "-3"], "batch_size (-B) must be an integer >= 1"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--device", "tpu"], "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--device", "cuda:7"], "cuda:7"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "dtype=float32"], "has no option 'dtype'"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "condition_number=1e300"],
+         "condition_number must be a number >= 1 <= 1e+08"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "noise_min=0"], "noise_min must be a number"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "encoder_scal=2"],
+         "Did you mean 'encoder_scale'"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--model-arg", "encoder=exact", "--encoder", "prior"],
+         "both set encoder"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--chunk-size", "0"], "chunk_size must be an integer >= 1"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--option", "analytic_k=true"], "Did you mean 'analytic_kl'"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--option", "analytic_kl=maybe"], "must be true or false"),
+        (["estimate", "--estimator", "elbo", "-K", "10", "--option", "proposal=x"], "cannot be given on the command line"),
+        (["estimate", "--estimator", "prior", "-K", "10", "--model", "synthetic-2d", "--model-arg", "seed=1"],
+         "has no option 'seed'"),
+        (["bench", "--config", "/nonexistent.toml"], "does not exist"),
+        (["check", "nope"], "unknown estimator 'nope'"),
     ],
 )
 def test_errors_exit_2_with_a_message(capsys, args, message):
@@ -58,3 +77,39 @@ def test_errors_exit_2_with_a_message(capsys, args, message):
 def test_python_dash_m():
     out = subprocess.run([sys.executable, "-m", "vaebench", "list"], capture_output=True, text=True, check=True)
     assert "importance" in out.stdout
+
+
+def test_estimate_runs_a_trained_preset_and_a_plugin_without_options(capsys, tmp_path, monkeypatch):
+    # Issue 10: `--model synthetic-2d` failed with "unexpected keyword argument 'seed'", and a plug-in
+    # without keep_log_weights failed because the CLI passed it to every estimator.
+    from vaebench import EstimatorSpec, register, unregister
+    from vaebench.estimators import importance
+
+    def minimal(model, x, num_samples, *, generator=None):
+        return importance.estimate(model, x, num_samples, generator=generator)
+
+    register(EstimatorSpec("minimal_is", minimal))
+    try:
+        assert main(["estimate", "--estimator", "minimal_is", "-K", "20", "-B", "3"]) == 0
+    finally:
+        unregister("minimal_is")
+    monkeypatch.setenv("VAEBENCH_CACHE", str(tmp_path))
+    assert main(["estimate", "--model", "synthetic-2d", "--model-arg", "epochs=1", "--estimator", "importance",
+                 "-K", "20", "-B", "3"]) == 0
+    assert "RMSE against the exact log p(x)" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback():
+    bad = subprocess.run([sys.executable, "-m", "vaebench", "estimate", "--estimator", "elbo", "-K", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+    debug = subprocess.run([sys.executable, "-m", "vaebench", "--debug", "estimate", "--estimator", "elbo", "-K", "0"],
+                           capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_version_and_models():
+    out = subprocess.run([sys.executable, "-m", "vaebench", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("vaebench ")
+    out = subprocess.run([sys.executable, "-m", "vaebench", "models"], capture_output=True, text=True, check=True)
+    assert "encoder_scale (float, default 1.0)" in out.stdout and "[truth: quadrature" in out.stdout

@@ -21,8 +21,11 @@ __all__ = [
     "EstimatorTags",
     "EstimatorSpec",
     "EstimatorError",
+    "OPTIONAL_TRUTH",
     "Option",
+    "Truth",
     "check_estimate",
+    "truth_of",
 ]
 
 
@@ -47,10 +50,55 @@ class LatentModel(Protocol):
 
 @runtime_checkable
 class GroundTruth(Protocol):
-    """A model whose log p(x) is known (exactly, or to a stated error)."""
+    """A model whose log p(x) is known (exactly, or to a stated error).
+
+    ``log_marginal(x)`` is required. The optional methods of the protocol are listed in
+    `OPTIONAL_TRUTH`; a model offers them by defining them, and answers None where a quantity is
+    not available for it. Callers ask through `truth_of`, never by probing attributes.
+    """
 
     def log_marginal(self, x: Tensor) -> Tensor:
         """log p(x) of shape ``[B]`` (float64)."""
+
+
+OPTIONAL_TRUTH = {
+    "posterior": "posterior(x) -> p(z | x) as a Distribution with batch shape [B]",
+    "kl_to_posterior": "kl_to_posterior(q, x) -> KL(q ‖ p(z|x)), [B] (q None: the encoder)",
+    "chi_square": "chi_square(q, x) -> χ²(p(z|x) ‖ q), [B] (q None: the encoder; inf where divergent)",
+    "log_weight_variance": "log_weight_variance(q, x) -> Var_q[log p(x, z) − log q(z)], [B]",
+    "log_marginal_error": "log_marginal_error(x) -> bound on |error| of log_marginal, [B] (0 for closed forms)",
+    "evaluation_data": "evaluation_data(n) -> the n data points a benchmark evaluates the model on",
+}
+
+
+class Truth:
+    """The ground-truth protocol of a model, asked uniformly: every method answers or returns None.
+
+    ``truth_of(model).chi_square(q, x)`` is the model's χ² if it offers one, else None; so is
+    every method in `OPTIONAL_TRUTH`, and ``log_marginal`` (None for a model without truth).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.available = isinstance(model, GroundTruth)
+
+    def _ask(self, method: str, *args: Any) -> Any:
+        fn = getattr(self.model, method, None)
+        return fn(*args) if callable(fn) else None
+
+    def log_marginal(self, x: Tensor) -> Tensor | None:
+        return self.model.log_marginal(x) if self.available else None
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method not in OPTIONAL_TRUTH:
+            raise AttributeError(f"{method!r} is not part of the ground-truth protocol; it has log_marginal and "
+                                 f"{sorted(OPTIONAL_TRUTH)}")
+        return lambda *args: self._ask(method, *args)
+
+
+def truth_of(model: Any) -> Truth:
+    """The ground-truth protocol of ``model`` (see `Truth`)."""
+    return Truth(model)
 
 
 @dataclass(frozen=True)
@@ -168,8 +216,8 @@ class Option:
         One line for listings.
     choices : tuple, optional
         The allowed values (for ``str`` options).
-    minimum : float, optional
-        The smallest allowed value (numeric options).
+    minimum, maximum : float, optional
+        The smallest and largest allowed values (numeric options).
     kit_values : tuple, optional
         Values the conformance kit runs the estimator's claims under, besides the default. Bool
         options are tried both ways and choices all, whatever this says.
@@ -182,6 +230,7 @@ class Option:
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     kit_values: tuple[Any, ...] = ()
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -199,6 +248,8 @@ class Option:
             words = "one of " + ", ".join(repr(c) for c in self.choices)
         if self.minimum is not None:
             words += f" >= {self.minimum:g}"
+        if self.maximum is not None:
+            words += f" <= {self.maximum:g}"
         return words + (" or None" if self.default is None else "")
 
     def validate(self, value: Any, owner: str = "estimator") -> Any:
@@ -218,7 +269,7 @@ class Option:
             raise ValueError(f"{where} must be finite, got {value!r}")
         if self.choices and value not in self.choices:
             raise ValueError(f"{where} must be {self.expected}, got {value!r}")
-        if self.minimum is not None and value < self.minimum:
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
             raise ValueError(f"{where} must be {self.expected}, got {value!r}")
         return value
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import shlex
 import sys
@@ -15,13 +14,12 @@ from typing import Any, Sequence
 import torch
 
 from vaebench.base import EstimatorTags
-from vaebench.models import ENCODER_FAMILIES, available_models, get_model
+from vaebench.models import ENCODER_FAMILIES, available_models
 from vaebench.registry import get_estimator, list_estimators
 from vaebench.runtime import keep_freed_memory
 
 __all__ = ["main"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _claims(tags: EstimatorTags) -> str:
@@ -57,14 +55,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_arg(text: str) -> tuple[str, Any]:
+def _model_arg(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"--model-arg takes KEY=VALUE (e.g. data_dim=50), got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
+    return key, value
 
 
 def _estimator_option(text: str) -> tuple[str, str]:
@@ -87,54 +82,46 @@ def _parse_options(spec: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return options
 
 
-def _summary(values: torch.Tensor) -> dict[str, float]:
-    v = values.double()
-    return {"mean": v.mean().item(), "std": v.std().item() if v.numel() > 1 else 0.0,
-            "min": v.min().item(), "max": v.max().item()}
+def _model_options(model: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--model-arg`` pairs and the family flags, typed by the model's declared options."""
+    from vaebench.registry import get_model_spec
+
+    spec = get_model_spec(model)
+    pairs = list(args.model_arg)
+    for flag, key in (("model_seed", "seed"), ("encoder", "encoder"), ("encoder_scale", "encoder_scale"),
+                      ("encoder_shift", "encoder_shift")):
+        value = getattr(args, flag)
+        if value is not None:
+            if any(k == key for k, _ in pairs):
+                raise ValueError(f"--{flag.replace('_', '-')} and --model-arg {key}=... both set {key}; give one")
+            pairs.append((key, str(value)))
+    options: dict[str, Any] = {}
+    for key, text in pairs:
+        declared = spec.option(key)
+        if declared is None:
+            spec.validate_options({key: text})  # raises, naming the declared options
+        if key in options:
+            raise ValueError(f"--model-arg {key} is given twice")
+        options[key] = declared.parse(text, f"model {spec.name!r}")
+    return options
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
+    from vaebench.bench.single import estimate_on_model
+
     spec = get_estimator(args.estimator)
-    model = get_model(args.model, seed=args.model_seed, **dict(args.model_arg))
-    if args.encoder is not None or args.encoder_scale != 1.0 or args.encoder_shift != 0.0:
-        if not hasattr(model, "with_encoder"):
-            raise ValueError(f"model {args.model!r} has no configurable encoder")
-        model = model.with_encoder(args.encoder or "mean-field", scale=args.encoder_scale, shift=args.encoder_shift)
-    model = model.to(_DTYPES[args.dtype], args.device)
-    g = torch.Generator(device=args.device).manual_seed(args.seed)
-    x = model.sample(args.batch_size, generator=g)
     options = _parse_options(spec, args.option)
     if args.chunk_size is not None:
         if spec.option("chunk_size") is None:
             raise ValueError(f"--chunk-size: estimator {spec.name!r} declares no chunk_size option")
-        options.setdefault("chunk_size", spec.option("chunk_size").validate(args.chunk_size, "--chunk-size"))
-    if spec.option("keep_log_weights") is not None:  # the CLI prints no weights: do not keep them
-        options.setdefault("keep_log_weights", False)
-    start = time.perf_counter()
-    result = spec(model, x, args.num_samples, generator=g, **options)
-    if x.device.type == "cuda":
-        torch.cuda.synchronize(x.device)
-    seconds = time.perf_counter() - start
-    exact = model.log_marginal(x) if hasattr(model, "log_marginal") else None
-    est = result.log_px.double().cpu()
-    report: dict[str, Any] = {
-        "model": repr(model), "estimator": spec.name, "num_samples": args.num_samples,
-        "batch_size": args.batch_size, "seed": args.seed, "seconds": seconds,
-        "samples_per_second": args.num_samples * args.batch_size / seconds,
-        "estimate": _summary(est),
-    }
-    per_point: dict[str, list[float]] = {"estimate": est.tolist()}
-    if exact is not None:
-        exact = exact.cpu()
-        report["exact"] = _summary(exact)
-        report["error"] = _summary(est - exact)
-        report["rmse"] = (est - exact).pow(2).mean().sqrt().item()
-        per_point.update(exact=exact.tolist(), error=(est - exact).tolist())
-    for name in ("stderr", "ess"):
-        value = getattr(result, name)
-        if value is not None:
-            report[name] = _summary(value.cpu())
-            per_point[name] = value.double().cpu().tolist()
+        if "chunk_size" in options:
+            raise ValueError("--chunk-size and --option chunk_size=... both given; give one")
+        options["chunk_size"] = spec.option("chunk_size").validate(args.chunk_size, "--chunk-size")
+    report = estimate_on_model(args.model, spec.name, args.num_samples, model_options=_model_options(args.model, args),
+                               batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, device=args.device,
+                               options=options, progress=not args.json)
+    per_point = report.pop("per_point")
+    seconds = report["seconds"]
     if args.json:
         print(json.dumps({**report, "per_point": per_point}, indent=2))
         return 0
@@ -206,8 +193,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vaebench.models.presets import preset_config
-    from vaebench.models.training import load_or_train
+    from vaebench.training.presets import preset_config
+    from vaebench.training.trainer import load_or_train
 
     config = preset_config(args.preset, epochs=args.epochs, seed=args.seed)
     model, path, payload = load_or_train(config, data_path=args.data, cache=args.cache, device=args.device,
@@ -220,28 +207,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
-    from vaebench.data import load
-    from vaebench.models.presets import preset_config
-    from vaebench.models.reference import reference_log_marginal, write_reference
-    from vaebench.models.training import load_or_train
+    from vaebench.training.reference import make_reference, untrustworthy
 
-    config = preset_config(args.preset, epochs=args.epochs)
-    model, checkpoint, _ = load_or_train(config, data_path=args.data, cache=args.cache, progress=not args.quiet)
-    model.requires_grad_(False)
-    x = load(config.data, args.split, path=args.data)[: args.points]
     start = time.perf_counter()
-    table = reference_log_marginal(model, x, args.num_samples, seed=args.seed)
-    out = write_reference(args.out, table, command="vaebench " + shlex.join(args.argv), preset=args.preset,
-                          checkpoint=checkpoint.name, split=args.split, num_samples=args.num_samples, seed=args.seed)
-    print(f"{args.preset} {args.split}[:{len(x)}]: mean log p(x) {table['log_px'].mean():.3f} nats "
+    table, out = make_reference(args.preset, args.out, num_samples=args.num_samples, points=args.points,
+                                split=args.split, epochs=args.epochs, seed=args.seed, data=args.data, cache=args.cache,
+                                device=args.device, progress=not args.quiet,
+                                command="vaebench " + shlex.join(args.argv))
+    bad = int(untrustworthy(table).sum())
+    print(f"{args.preset} {args.split}[:{len(table)}]: mean log p(x) {table['log_px'].mean():.3f} nats "
           f"(median stderr {table['stderr'].median():.2g}, min ESS {table['ess'].min():.1f}) "
           f"in {time.perf_counter() - start:.0f} s -> {out}")
+    if bad:
+        print(f"warning: {bad} of {len(table)} rows have ESS < 10 or Pareto k-hat > 0.7: their estimates and "
+              "standard errors are unreliable (raise -K, or use a better proposal)", file=sys.stderr)
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from vaebench.registry import list_models
+
+    models = list_models()
+    if args.json:
+        print(json.dumps([{"name": n, "truth": m.truth, "data": m.data, "description": m.description,
+                           "options": [{"name": o.name, "type": o.type.__name__, "default": repr(o.default),
+                                        "choices": list(o.choices), "description": o.description} for o in m.options]}
+                          for n, m in models.items()], indent=2))
+        return 0
+    for name, m in models.items():
+        print(f"{name}  [truth: {m.truth}{', needs ' + m.data if m.data else ''}]  {m.description}")
+        for option in m.options:
+            print(f"    option  {option.describe()}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    import vaebench
+
     parser = argparse.ArgumentParser(prog="vaebench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vaebench {vaebench.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list installed estimators and available models")
@@ -252,15 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="linear-gaussian", help="model name (see `vaebench list`)")
     p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. data_dim=50, latent_dim=3, condition_number=100)")
-    p.add_argument("--model-seed", type=int, default=0, help="seed of the model's random parameters")
+    p.add_argument("--model-seed", type=int, default=None,
+                   help="seed of the model's random parameters (same as --model-arg seed=N; default 0)")
     p.add_argument("--estimator", required=True, help="estimator name (see `vaebench list`)")
     p.add_argument("--num-samples", "-K", type=int, required=True, help="K, samples per data point")
     p.add_argument("--batch-size", "-B", type=int, default=64, help="data points simulated from the model")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the estimator's random stream")
-    p.add_argument("--encoder", choices=ENCODER_FAMILIES, help="q(z|x) family of a linear-Gaussian model")
-    p.add_argument("--encoder-scale", type=float, default=1.0, help="multiply q's standard deviations")
-    p.add_argument("--encoder-shift", type=float, default=0.0, help="shift q's mean, in posterior std units")
-    p.add_argument("--dtype", choices=sorted(_DTYPES), default="float64")
+    p.add_argument("--encoder", choices=ENCODER_FAMILIES,
+                   help="linear-Gaussian models: q(z|x) family (same as --model-arg encoder=...)")
+    p.add_argument("--encoder-scale", type=float, default=None,
+                   help="linear-Gaussian models: multiply q's standard deviations (--model-arg encoder_scale=...)")
+    p.add_argument("--encoder-shift", type=float, default=None,
+                   help="linear-Gaussian models: shift q's mean, in posterior std units (--model-arg encoder_shift=...)")
+    p.add_argument("--dtype", choices=["float32", "float64", "bfloat16"], default="float32",
+                   help="working precision of the model and the estimator (default float32, as the bench)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--chunk-size", type=int, help="samples per chunk (default: bounded memory); same as "
                    "--option chunk_size=N")
@@ -302,17 +313,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling")
-    p.add_argument("preset")
-    p.add_argument("--num-samples", "-K", type=int, default=100_000)
-    p.add_argument("--points", type=int, default=1000, help="the first N points of the split")
-    p.add_argument("--split", default="test")
-    p.add_argument("--out", required=True, help="CSV file to write (header records this command)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data")
-    p.add_argument("--cache")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("preset", help="a trained preset: mnist-iwae50, mnist-2d or synthetic-2d")
+    p.add_argument("--num-samples", "-K", type=int, default=100_000,
+                   help="importance samples per point (default: %(default)s)")
+    p.add_argument("--points", type=int, default=1000, help="the first N points of the split (default: %(default)s)")
+    p.add_argument("--split", default="test", help="data split: train, valid or test (default: %(default)s)")
+    p.add_argument("--out", required=True, help="CSV file to write (its header records this command)")
+    p.add_argument("--epochs", type=int, help="maximum training epochs if the model must be trained (default: the "
+                   "preset's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: %(default)s)")
+    p.add_argument("--data", help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
+    p.add_argument("--cache", help="checkpoint cache (default: $VAEBENCH_CACHE, then ~/.cache/vaebench)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no training progress")
     p.set_defaults(func=_cmd_reference)
+
+    p = sub.add_parser("models", help="list the model catalogue with each model's options and kind of truth")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("report", help="re-render a report from saved results, without recomputing")
     p.add_argument("results", help="a report directory (with results/) or a results directory")
@@ -329,9 +347,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()
     try:
         return args.func(args)
-    except (ValueError, TypeError, KeyError, NotImplementedError, FileNotFoundError) as exc:
+    except KeyboardInterrupt:
+        print(f"vaebench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every library error becomes one line; --debug shows the traceback
+        if args.debug:
+            raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"vaebench {args.command}: error: {message}", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.errno == 28:
+            message = f"no space left on the device ({exc.filename or 'a results file'}); free space and run again: " \
+                      "finished results are kept"
+        kind = "" if isinstance(exc, (ValueError, TypeError, KeyError, FileNotFoundError)) else f"{type(exc).__name__}: "
+        print(f"vaebench {args.command}: error: {kind}{message}", file=sys.stderr)
         return 2
 
 

@@ -14,7 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["Contention", "keep_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -32,3 +32,61 @@ def keep_freed_memory(mmap_threshold: int = 64 * 2**20, trim_threshold: int = 51
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+
+
+# ----------------------------------------------------------------------------- contention
+def _busy_jiffies() -> int | None:
+    """CPU time (in clock ticks) all processes have spent busy since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values[:8]) - idle
+
+
+def _own_cpu_seconds() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Contention:
+    """Measures how much CPU other processes used while a timed region ran.
+
+    ``others`` is in cores (1.0: one core was fully taken by someone else on average), read from
+    /proc/stat minus this process's own CPU time; None where /proc/stat is not readable (then the
+    1-minute load average minus one is recorded as ``load`` instead). On a 2-core machine a
+    torch parallel region waits for its slowest thread, so even 0.2 cores of contention can make
+    a timing many times slower: `CONTAMINATED_CORES` marks a timing as untrustworthy.
+    """
+
+    CONTAMINATED_CORES = 0.1
+
+    def __enter__(self) -> "Contention":
+        import os
+        import time
+
+        self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._busy, self._own, self._wall = _busy_jiffies(), _own_cpu_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+        import time
+
+        wall = time.perf_counter() - self._wall
+        busy = _busy_jiffies()
+        self.others: float | None = None
+        if busy is not None and self._busy is not None and wall > 0:
+            others = (busy - self._busy) / self._ticks - (_own_cpu_seconds() - self._own)
+            self.others = max(0.0, others / wall)
+        self.load = max(0.0, os.getloadavg()[0] - 1) if hasattr(os, "getloadavg") else None
+
+    @property
+    def contaminated(self) -> bool:
+        return self.others is not None and self.others > self.CONTAMINATED_CORES

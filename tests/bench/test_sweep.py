@@ -179,11 +179,11 @@ def test_summary_matches_direct_computation(tmp_path):
     [
         (("num_samples = [1, 10, 100]", "num_samples = [0, 10]"), "num_samples must be"),
         (("estimators = [", "estimators = [\"nope\", "), "unknown estimator 'nope'"),
-        (('model = "ppca"', 'model = "ppcaa"'), "is not one of"),
-        (("replicates = 3", "replicates = 3\nbogus = 1"), "unknown keys"),
-        (('dtypes = ["float64"]', 'dtypes = ["float16"]'), "dtypes must be among"),
+        (('model = "ppca"', 'model = "ppcaa"'), "unknown model 'ppcaa'. Did you mean 'ppca'"),
+        (("replicates = 3", "replicates = 3\nbogus = 1"), "unknown key 'bogus'"),
+        (('dtypes = ["float64"]', 'dtypes = ["float16"]'), "unknown dtype 'float16'"),
         (('model = "ppca"', 'model = "ppca"\nnum_samples = []'), "num_samples must be a non-empty list"),
-        (('model = "ppca"', 'model = "ppca"\nepochs = 3'), "has unknown keys"),
+        (('model = "ppca"', 'model = "ppca"\nepochs = 3'), "unknown key 'epochs'"),
     ],
 )
 def test_bad_configs_are_rejected(tmp_path, edit, match):

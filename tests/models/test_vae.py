@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from vaebench import get_estimator
-from vaebench.models.presets import preset_config, pretrained
-from vaebench.models.training import CheckpointError, TrainConfig, load_checkpoint, load_or_train
+from vaebench.training.presets import preset_config, pretrained
+from vaebench.training.trainer import CheckpointError, TrainConfig, load_checkpoint, load_or_train
 from vaebench.models.vae import VAE, VAEConfig
 
 TINY = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), epochs=2, batch_size=200)
@@ -80,14 +80,14 @@ def test_checkpoints_are_cached_and_loaded_safely(tmp_path, monkeypatch):
     calls = []
     real_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
-    monkeypatch.setattr("vaebench.models.training.train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained a cached model"))
     model, again, _ = load_or_train(TINY, cache=tmp_path, progress=False)
     assert again == path and calls and all(k.get("weights_only") is True for k in calls)
 
 
 def test_corrupted_or_mismatched_checkpoints_raise(tmp_path, monkeypatch):
     _, path, _ = load_or_train(TINY, cache=tmp_path, progress=False)
-    monkeypatch.setattr("vaebench.models.training.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(CheckpointError, match="cannot be read .* delete it to train again"):

@@ -6,6 +6,7 @@ a process pool, a dask cluster) can run it; it returns the record that the store
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -19,15 +20,17 @@ from typing import Any
 
 import torch
 
+from vaebench.base import EstimatorError, truth_of
 from vaebench.bench.config import Cell, ModelEntry, SweepConfig
 from vaebench.ops import effective_sample_size, pareto_k
 from vaebench.registry import get_estimator
-from vaebench.runtime import keep_freed_memory
+from vaebench.runtime import Contention, keep_freed_memory
 from vaebench.testing.memory import peak_tensor_bytes
 
 __all__ = ["run_cell", "run_metadata"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# "tf32": float32 storage with TF32 matrix products (CUDA); storage dtype of every sweep dtype.
+_STORAGE = {"float64": torch.float64, "float32": torch.float32, "tf32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @functools.lru_cache(maxsize=16)
@@ -37,34 +40,32 @@ def _model_and_data(entry_json: str, num_points: int, sweep_seed: int) -> tuple[
 
     entry = ModelEntry(**json.loads(entry_json))
     model = get_model(entry.model, **entry.options)
-    if hasattr(model, "evaluation_data"):  # trained models: their data set's test points
-        x = model.evaluation_data(num_points).double()
+    data = truth_of(model).evaluation_data(num_points)
+    if data is not None:  # trained models: their data set's test points
+        x = data.double()
     else:  # models with closed-form truth: data simulated from the model, fixed per model
         seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/data/{entry.name}".encode()).digest()[:8], "little") >> 1
         x = model.sample(num_points, generator=torch.Generator().manual_seed(seed)).double()
     return model, x, _theory(model, x)
 
 
-def _theory(model: Any, x: torch.Tensor) -> dict[str, list]:
-    """Truth and per-point theory: χ² of the encoder and of the prior, KL and Var[log w] of the
-    encoder, from closed forms or, for trained 2-D models, from one quadrature per proposal."""
-    d = model.prior.event_shape.numel()
-    zeros = torch.zeros(x.shape[0], d, dtype=torch.float64)
-    prior_q = torch.distributions.Independent(torch.distributions.Normal(zeros, torch.ones_like(zeros)), 1)
-    if hasattr(model, "integrate"):
-        with torch.no_grad():
-            encoder = model.proposal(x.to(model.dtype))
-        enc, pri = model.integrate(x, encoder), model.integrate(x, prior_q)
-        return {"truth": enc.log_marginal.tolist(), "chi2_encoder": enc.chi_square.tolist(),
-                "chi2_prior": pri.chi_square.tolist(), "kl": enc.kl.tolist(),
-                "log_weight_var": enc.log_weight_variance.tolist(), "quadrature_error": enc.error.tolist()}
-    theory: dict[str, list] = {"truth": model.log_marginal(x).tolist()}
-    if hasattr(model, "chi_square"):
-        theory["chi2_encoder"] = model.chi_square(None, x).tolist()
-        theory["chi2_prior"] = model.chi_square(prior_q, x).tolist()
-        theory["kl"] = model.kl_to_posterior(None, x).tolist()
-        theory["log_weight_var"] = model.log_weight_variance(None, x).tolist()
-    return theory
+def _listed(value: Any) -> list | None:
+    return None if value is None else value.double().cpu().tolist()
+
+
+def _theory(model: Any, x: torch.Tensor) -> dict[str, list | None]:
+    """Truth and per-point theory, asked of the model's ground-truth protocol: χ² of the encoder
+    and of the model's own prior, KL and Var[log w] of the encoder, and the truth's error bound.
+    A model without truth gives ``truth: None`` (its cells measure cost only)."""
+    truth = truth_of(model)
+    theory: dict[str, list | None] = {"truth": _listed(truth.log_marginal(x))}
+    if not truth.available:
+        return theory
+    prior = model.prior.expand(torch.Size([x.shape[0]]))  # the model's actual prior, one per point
+    theory.update(chi2_encoder=_listed(truth.chi_square(None, x)), chi2_prior=_listed(truth.chi_square(prior, x)),
+                  kl=_listed(truth.kl_to_posterior(None, x)), log_weight_var=_listed(truth.log_weight_variance(None, x)),
+                  quadrature_error=_listed(truth.log_marginal_error(x)))
+    return {k: v for k, v in theory.items() if v is not None}
 
 
 @functools.cache
@@ -117,56 +118,95 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(torch.device(device))
 
 
+@contextlib.contextmanager
+def precision(name: str, device: str):
+    """The matmul precision of a sweep dtype: TF32 products for "tf32" on CUDA, full float32 otherwise."""
+    if not device.startswith("cuda"):
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _fingerprint(model: Any, x: torch.Tensor) -> list[torch.Tensor]:
+    """What the model computes at fixed inputs: it changes if a plug-in modified the model."""
+    d = model.prior.event_shape.numel()
+    z = torch.linspace(-1.5, 1.5, 2 * x.shape[0] * d, dtype=x.dtype, device=x.device).reshape(2, x.shape[0], d)
+    with torch.no_grad():
+        return [model.log_likelihood(x, z)]
+
+
 def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
-    """Run one cell and return its record (plain JSON-able data)."""
+    """Run one cell and return its record (plain JSON-able data).
+
+    The estimator gets its own copy of the data; afterwards the copy and the model are checked
+    unchanged. An estimator that raises, returns something that breaks the `Estimate` contract
+    or modifies its inputs gives a record with ``error`` set (and no estimates): the sweep goes
+    on, and the report lists the failure.
+    """
     keep_freed_memory()
     entry = config.model_entry(cell.model)
     model, x64, theory = _model_and_data(json.dumps(entry.__dict__, sort_keys=True), config.num_points, config.seed)
-    dtype = _DTYPES[cell.dtype]
+    dtype = _STORAGE[cell.dtype]
     model = model.to(dtype, cell.device)
-    x = x64.to(dtype=dtype, device=cell.device)
+    x_ref = x64.to(dtype=dtype, device=cell.device)
     spec = get_estimator(cell.estimator)
     seed = cell.seed(config.seed)
     # Weights the sweep does not use are not kept, so that memory measures the estimator's
     # streaming working set; only an estimator that declares the option is asked.
     can_drop_weights = spec.option("keep_log_weights") is not None
     declared = dict(config.estimator_options.get(cell.estimator, {}))
+    before = _fingerprint(model, x_ref)
 
     def estimate(keep_weights: bool = False) -> Any:
         options = {**declared, "keep_log_weights": keep_weights} if can_drop_weights else declared
-        out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
+        x = x_ref.clone()  # the estimator's own copy: one that writes into x harms no other cell
+        with precision(cell.dtype, cell.device):
+            out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
         _sync(cell.device)
+        if not torch.equal(x, x_ref):
+            raise EstimatorError(f"estimator {spec.name!r} modified its input x in place")
         return out
 
+    record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
+                              "timing": None, "peak_bytes": None, "meta": run_metadata(cell.device)}
     # The first run is the estimate and the warm-up; it keeps the weights, where it can, for the
     # Pareto k̂ of their tail (the cost measurements below run without them).
     start = time.perf_counter()
-    est = estimate(keep_weights=True)
+    try:
+        est = estimate(keep_weights=True)
+        if not all(torch.equal(a, b) for a, b in zip(before, _fingerprint(model, x_ref))):
+            raise EstimatorError(f"estimator {spec.name!r} modified the model in place")
+    except (EstimatorError, ValueError, TypeError, NotImplementedError, RuntimeError) as exc:
+        return {**record, "error": f"{type(exc).__name__}: {exc}", "log_px": None,
+                "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
     ess = est.ess if est.ess is not None else (
         effective_sample_size(est.log_weights) if est.log_weights is not None else None)
     khat = pareto_k(est.log_weights) if est.log_weights is not None else None
-    record: dict[str, Any] = {
-        "cell": cell.__dict__,
-        "seed": seed,
+    record.update({
         "log_px": est.log_px.double().cpu().tolist(),
         "ess": ess.double().cpu().tolist() if ess is not None else None,
         "khat": khat.cpu().tolist() if khat is not None else None,
         "stderr": est.stderr.double().cpu().tolist() if est.stderr is not None else None,
-        "theory": theory,
-        "tags": spec.tags.__dict__,
         "seconds": seconds,
-        "timing": None,
-        "peak_bytes": None,
-        "meta": run_metadata(cell.device),
-    }
+    })
     if cell.replicate == 0:  # cost measurements once per (model, estimator, K, device, dtype)
-        repeats = []
+        repeats, others = [], []
         for _ in range(config.timing_repeats):  # the estimate above was the warm-up
-            start = time.perf_counter()
-            estimate()
-            repeats.append(time.perf_counter() - start)
-        record["timing"] = {"repeats": repeats, "median": statistics.median(repeats)}
+            with Contention() as contention:
+                start = time.perf_counter()
+                estimate()
+                repeats.append(time.perf_counter() - start)
+            others.append(contention.others)
+        measured = [o for o in others if o is not None]
+        record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
+                            "others_cores": max(measured) if measured else None, "load": contention.load,
+                            "contaminated": any(o > Contention.CONTAMINATED_CORES for o in measured)}
         try:
             record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
         except NotImplementedError:

@@ -9,7 +9,7 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     replicates = 4
     estimators = ["prior", "importance", "elbo"]   # or "all": every installed estimator
     devices = ["cpu"]                               # "cuda" is skipped with a warning where absent
-    dtypes = ["float32"]
+    dtypes = ["float32"]                            # float64, float32, tf32 (CUDA), bfloat16
     timing_repeats = 3                              # median of this many timed runs, after a warm-up
 
     [estimator_options]                             # optional: declared options (`vaebench list`)
@@ -17,7 +17,7 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
 
     [[models]]
     name = "ppca-10x2"                              # the label in results and figures
-    model = "ppca"                                  # a name from vaebench.models.available_models()
+    model = "ppca"                                  # a catalogue name (`vaebench models`)
     options = { data_dim = 10, latent_dim = 2, encoder = "exact", encoder_scale = 1.3 }
     num_samples = [1, 10, 100]                      # optional: this model's own K values
 """
@@ -31,15 +31,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaebench.results.store import safe_name
+from vaebench.validation import unknown_name_message
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ModelEntry", "SweepConfig", "Cell", "load_config", "profile_path", "PROFILES_DIR"]
+__all__ = ["DTYPES", "ModelEntry", "SweepConfig", "Cell", "check_device_name", "load_config", "profile_path",
+           "PROFILES_DIR"]
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
-_DTYPES = ("float32", "float64")
+# Precision is a sweep axis: "tf32" is float32 storage with TF32 matrix products (CUDA only).
+DTYPES = ("float64", "float32", "tf32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -118,65 +123,140 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "SweepConfig":
-        """Validate a parsed TOML/JSON config; errors name the offending key."""
-        from vaebench.models import available_models
-        from vaebench.registry import get_estimator, list_estimators
+        """Validate a parsed TOML/JSON config strictly; errors name the offending key and the expected form.
+
+        No coercion: a float is not an integer, a string is not a list. Model and estimator
+        options are checked against their declarations, devices and dtypes against what exists,
+        and duplicates are refused, all before any cell runs.
+        """
+        from vaebench.registry import get_estimator, get_model_spec, list_estimators
+
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: a config is a table of keys, got {type(data).__name__}")
+        known = list(cls.__dataclass_fields__)
+        for key in data:
+            if key not in known:
+                raise ValueError(f"{source}: {unknown_name_message('key', key, known)}")
 
         def need(key: str) -> Any:
             if key not in data:
                 raise ValueError(f"{source}: missing required key {key!r}")
             return data[key]
 
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{source}: unknown keys {sorted(unknown)}; expected some of {sorted(known)}")
         models = []
-        for i, m in enumerate(need("models")):
+        raw_models = need("models")
+        if not isinstance(raw_models, list) or not raw_models:
+            raise ValueError(f"{source}: models must be a non-empty list of [[models]] tables")
+        for i, m in enumerate(raw_models):
+            where = f"{source}: models[{i}]"
             if not isinstance(m, dict) or "name" not in m or "model" not in m:
-                raise ValueError(f"{source}: models[{i}] needs 'name' and 'model' (optional 'options', 'num_samples')")
-            if set(m) - {"name", "model", "options", "num_samples"}:
-                raise ValueError(f"{source}: models[{i}] has unknown keys {sorted(set(m) - {'name', 'model', 'options', 'num_samples'})}")
-            if m["model"] not in available_models():
-                raise ValueError(f"{source}: models[{i}].model = {m['model']!r} is not one of {list(available_models())}")
+                raise ValueError(f"{where} needs 'name' and 'model' (optional 'options', 'num_samples')")
+            for key in m:
+                if key not in ("name", "model", "options", "num_samples"):
+                    raise ValueError(f"{where}: {unknown_name_message('key', key, ['name', 'model', 'options', 'num_samples'])}")
+            name = _string(m["name"], f"{where}.name")
+            try:
+                safe_name(name, "model name")
+            except ValueError as exc:
+                raise ValueError(f"{where}.name: {exc}") from None
+            try:
+                spec = get_model_spec(_string(m["model"], f"{where}.model"))
+                options = spec.validate_options(_table(m.get("options", {}), f"{where}.options"))
+            except (KeyError, TypeError, ValueError) as exc:
+                message = exc.args[0] if isinstance(exc, KeyError) else exc
+                raise ValueError(f"{where}: {message}") from None
             own_ks = m.get("num_samples")
-            if own_ks is not None and (not own_ks or any(int(k) < 1 for k in own_ks)):
-                raise ValueError(f"{source}: models[{i}].num_samples must be a non-empty list of integers >= 1")
-            models.append(ModelEntry(str(m["name"]), m["model"], dict(m.get("options", {})),
-                                     tuple(sorted({int(k) for k in own_ks})) if own_ks is not None else None))
-        if len({m.name for m in models}) != len(models):
-            raise ValueError(f"{source}: model names must be unique")
+            own = tuple(_positive_ints(own_ks, f"{where}.num_samples")) if own_ks is not None else None
+            models.append(ModelEntry(name, m["model"], options, own))
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{source}: model names must be unique, got {names}")
         estimators = need("estimators")
-        estimators = list(list_estimators()) if estimators == "all" else list(estimators)
+        if estimators == "all":
+            estimators = list(list_estimators())
+        elif not isinstance(estimators, list) or not all(isinstance(e, str) for e in estimators) or not estimators:
+            raise ValueError(f"{source}: estimators must be \"all\" or a non-empty list of names, got {estimators!r}")
+        if len(set(estimators)) != len(estimators):
+            raise ValueError(f"{source}: estimators are listed twice: {estimators}")
         for e in estimators:
             try:
                 get_estimator(e)
             except KeyError as exc:  # UnknownEstimatorError: its message lists the installed names
                 raise ValueError(f"{source}: {exc}") from None
         estimator_options = _estimator_options(data.get("estimator_options", {}), estimators, source)
-        ks = [int(k) for k in need("num_samples")]
-        if not ks or any(k < 1 for k in ks):
-            raise ValueError(f"{source}: num_samples must be a non-empty list of integers >= 1, got {ks}")
-        dtypes = tuple(data.get("dtypes", ("float32",)))
-        if any(t not in _DTYPES for t in dtypes):
-            raise ValueError(f"{source}: dtypes must be among {_DTYPES}, got {list(dtypes)}")
+        ks = _positive_ints(need("num_samples"), f"{source}: num_samples")
+        devices = tuple(_strings(data.get("devices", ["cpu"]), f"{source}: devices"))
+        for device in devices:
+            check_device_name(device, f"{source}: devices")
+        dtypes = tuple(_strings(data.get("dtypes", ["float32"]), f"{source}: dtypes"))
+        for t in dtypes:
+            if t not in DTYPES:
+                raise ValueError(f"{source}: {unknown_name_message('dtype', t, list(DTYPES))}")
+        for key, values in (("devices", devices), ("dtypes", dtypes)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{source}: {key} are listed twice: {list(values)}")
+        try:
+            name = safe_name(_string(data.get("name", "sweep"), f"{source}: name"), "sweep name")
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
         cfg = cls(
-            name=str(data.get("name", "sweep")),
+            name=name,
             models=tuple(models),
             estimators=tuple(estimators),
             num_samples=tuple(sorted(set(ks))),
-            replicates=int(data.get("replicates", 8)),
-            num_points=int(data.get("num_points", 32)),
-            devices=tuple(data.get("devices", ("cpu",))),
+            replicates=_int(data.get("replicates", 8), f"{source}: replicates", 1),
+            num_points=_int(data.get("num_points", 32), f"{source}: num_points", 1),
+            devices=devices,
             dtypes=dtypes,
-            seed=int(data.get("seed", 0)),
-            timing_repeats=int(data.get("timing_repeats", 3)),
+            seed=_int(data.get("seed", 0), f"{source}: seed", 0),
+            timing_repeats=_int(data.get("timing_repeats", 3), f"{source}: timing_repeats", 1),
             estimator_options=estimator_options,
         )
-        for key in ("replicates", "num_points", "timing_repeats"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"{source}: {key} must be >= 1, got {getattr(cfg, key)}")
         return cfg
+
+
+def _int(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{where} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _positive_ints(values: Any, where: str) -> list[int]:
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"{where} must be a non-empty list of integers >= 1, got {values!r}")
+    ints = [_int(v, where, 1) for v in values]
+    if len(set(ints)) != len(ints):
+        raise ValueError(f"{where} lists a value twice: {ints}")
+    return ints
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{where} must be a string, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _strings(values: Any, where: str) -> list[str]:
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{where} must be a non-empty list of strings, got {values!r}")
+    return values
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a table of option = value, got {value!r}")
+    return value
+
+
+def check_device_name(device: Any, where: str = "device") -> str:
+    """``device`` if it names a torch device kind vaebench runs on: ``cpu``, ``cuda`` or ``cuda:N``."""
+    import re
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ValueError(f"{where}: device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return device
 
 
 def _estimator_options(table: Any, estimators: list[str], source: str) -> dict[str, dict[str, Any]]:

@@ -1,20 +1,20 @@
-"""Models with known log p(x), and a by-name catalogue for the CLI and sweeps."""
+"""Models with known log p(x), and the by-name catalogue for the CLI, sweeps and the kit."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
+from vaebench.models.catalogue import BUILTIN_MODELS, ModelSpec
 from vaebench.models.gaussian import as_multivariate_normal, chi_square_gaussian, gaussian_moments
-from vaebench.validation import unknown_name_message
 from vaebench.models.linear_gaussian import ENCODER_FAMILIES, GaussianEncoder, LinearGaussian
-from vaebench.models.presets import PRESETS, pretrained
 from vaebench.models.quadrature import QuadratureGroundTruth
 from vaebench.models.vae import ARCHITECTURES, VAE, VAEConfig
 
 __all__ = [
     "ARCHITECTURES",
+    "BUILTIN_MODELS",
     "ENCODER_FAMILIES",
-    "PRESETS",
+    "ModelSpec",
     "QuadratureGroundTruth",
     "VAE",
     "VAEConfig",
@@ -30,46 +30,37 @@ __all__ = [
 ]
 
 
-def _linear_gaussian(
-    *, encoder: str = "mean-field", encoder_scale: float = 1.0, encoder_shift: float = 0.0, **kw: Any
-) -> LinearGaussian:
-    kw.setdefault("data_dim", 20)
-    kw.setdefault("latent_dim", 5)
-    model = LinearGaussian.random(**kw)
-    return model.with_encoder(encoder, scale=encoder_scale, shift=encoder_shift)
-
-
-def _ppca(**kw: Any) -> LinearGaussian:
-    return _linear_gaussian(isotropic=True, **kw)
-
-
-def _trained(preset: str) -> Callable[..., Any]:
-    def build(*, epochs: int | None = None, quadrature_tol: float = 1e-4, **kw: Any) -> Any:
-        return pretrained(preset, epochs=epochs, quadrature_tol=quadrature_tol, **kw)
-
-    return build
-
-
-_MODELS: dict[str, tuple[Callable[..., Any], str]] = {
-    "linear-gaussian": (_linear_gaussian, "factor analysis with random W, b, diagonal Ψ (exact log p(x))"),
-    "ppca": (_ppca, "probabilistic PCA: factor analysis with isotropic noise (exact log p(x))"),
-    **{name: (_trained(name), f"trained VAE: {desc}") for name, (config, desc) in PRESETS.items()
-       if config.architecture.latent_dim <= 2},
-}
-
-
 def required_data(name: str) -> str | None:
     """The data set a catalogue model needs to be built (trained presets), or None."""
-    return PRESETS[name][0].data if name in PRESETS else None
+    from vaebench.registry import get_model_spec
+
+    return get_model_spec(name).data
 
 
 def available_models() -> dict[str, str]:
-    """Model names and one-line descriptions."""
-    return {name: desc for name, (_, desc) in _MODELS.items()}
+    """Model names and one-line descriptions (the catalogue, plug-ins included)."""
+    from vaebench.registry import list_models
+
+    return {name: spec.description for name, spec in list_models().items()}
 
 
-def get_model(name: str, **kwargs: Any) -> Any:
-    """Build the model called ``name`` with keyword options (e.g. ``data_dim``, ``seed``)."""
-    if name not in _MODELS:
-        raise ValueError(unknown_name_message("model", name, list(_MODELS)))
-    return _MODELS[name][0](**kwargs)
+def get_model(name: str, **options: Any) -> Any:
+    """Build the catalogue model called ``name`` with its declared options (e.g. ``data_dim``, ``seed``)."""
+    from vaebench.registry import get_model_spec
+
+    return get_model_spec(name).build(**options)
+
+
+def pretrained(name: str, **kwargs: Any) -> Any:
+    """Deprecated alias of `vaebench.training.pretrained` (training sits above models)."""
+    from vaebench.training.presets import pretrained as _pretrained
+
+    return _pretrained(name, **kwargs)
+
+
+def __getattr__(name: str) -> Any:  # PRESETS moved with training; kept importable from here
+    if name == "PRESETS":
+        from vaebench.training.presets import PRESETS
+
+        return PRESETS
+    raise AttributeError(f"module 'vaebench.models' has no attribute {name!r}")

@@ -339,6 +339,14 @@ class LinearGaussian:
         """χ²(p(z | x) ‖ q) = Var_q[w] / p(x)², float64 ``[B]``; ``inf`` where it diverges."""
         return chi_square_gaussian(self.posterior(x), self._q64(q, x))
 
+    def log_marginal_error(self, x: Tensor) -> Tensor:
+        """Closed form: zero (up to float64 rounding)."""
+        return torch.zeros(self._x64(x).shape[0], dtype=torch.float64, device=self.device)
+
+    def evaluation_data(self, num_points: int) -> None:
+        """None: benchmarks simulate data from the model itself."""
+        return None
+
     def log_weight_variance(self, q: Distribution | None, x: Tensor) -> Tensor:
         """Var_q[log p(x, z) − log q(z)] (the single-sample ELBO's variance), float64 ``[B]``.
 

@@ -292,9 +292,24 @@ class QuadratureGroundTruth:
 
     def __init__(self, model: Any, tol: float = 1e-4, dataset: str | None = None) -> None:
         self.model, self.tol, self.dataset = model, tol, dataset
+        self._cache: dict[tuple, tuple[Tensor, Any, QuadratureResult]] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["model"], name)
+
+    # Conversions keep the wrapper (and its truth): delegating them would return the bare model.
+    def double(self) -> "QuadratureGroundTruth":
+        return self.to(torch.float64)
+
+    def float(self) -> "QuadratureGroundTruth":
+        return self.to(torch.float32)
+
+    def cuda(self, device: Any = None) -> "QuadratureGroundTruth":
+        return self.to(device=torch.device("cuda") if device is None else torch.device("cuda", device)
+                       if isinstance(device, int) else device)
+
+    def cpu(self) -> "QuadratureGroundTruth":
+        return self.to(device="cpu")
 
     @property
     def prior(self) -> Distribution:
@@ -303,7 +318,10 @@ class QuadratureGroundTruth:
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         return self.model.log_likelihood(x, z)
 
-    def to(self, dtype: torch.dtype | None = None, device: Any = None) -> "QuadratureGroundTruth":
+    def to(self, dtype: Any = None, device: Any = None) -> "QuadratureGroundTruth":
+        """The same wrapper around the model converted as `torch.nn.Module.to` would."""
+        if isinstance(dtype, (str, torch.device)):
+            dtype, device = None, dtype
         model = copy.deepcopy(self.model) if isinstance(self.model, torch.nn.Module) else self.model
         if isinstance(model, torch.nn.Module):
             model = model.to(device=device, dtype=dtype)
@@ -311,10 +329,10 @@ class QuadratureGroundTruth:
             model = model.to(dtype, device)
         return QuadratureGroundTruth(model, self.tol, self.dataset)
 
-    def evaluation_data(self, num_points: int, split: str = "test") -> Tensor:
-        """The first ``num_points`` of the data set the model was trained on (for benchmarks)."""
+    def evaluation_data(self, num_points: int, split: str = "test") -> Tensor | None:
+        """The first ``num_points`` of the data set the model was trained on (None without one)."""
         if self.dataset is None:
-            raise ValueError("this model has no data set attached")
+            return None
         from vaebench.data import load
 
         return load(self.dataset, split)[:num_points]
@@ -322,9 +340,27 @@ class QuadratureGroundTruth:
     def integrate(self, x: Tensor, q: Distribution | None = None) -> QuadratureResult:
         return integrate(self.model, x, q, tol=self.tol)
 
+    def _with_encoder(self, x: Tensor, q: Distribution | None) -> QuadratureResult:
+        """One quadrature per (x, q), reused by the protocol's methods (a handful kept)."""
+        key = (id(x), x._version, id(q))
+        if key not in self._cache:
+            if len(self._cache) >= 4:
+                self._cache.pop(next(iter(self._cache)))
+            # x and q are held with the result, so their ids cannot be reused while it is cached.
+            self._cache[key] = (x, q, integrate(self.model, x, q if q is not None else self._encoder(x), tol=self.tol))
+        return self._cache[key][2]
+
     def log_marginal(self, x: Tensor) -> Tensor:
         """log p(x) by quadrature, float64 ``[B]`` (error below ``tol`` unless reported otherwise)."""
-        return self.integrate(x).log_marginal
+        return self._with_encoder(x, None).log_marginal
+
+    def log_marginal_error(self, x: Tensor) -> Tensor:
+        """The quadrature's error bound on log p(x), in nats, ``[B]``."""
+        return self._with_encoder(x, None).error
+
+    def log_weight_variance(self, q: Distribution | None, x: Tensor) -> Tensor | None:
+        """Var_q[log w] by quadrature (default q: the encoder)."""
+        return self._with_encoder(x, q).log_weight_variance
 
     def posterior(self, x: Tensor) -> QuadraturePosterior:
         res = integrate(self.model, x, tol=self.tol)
@@ -340,15 +376,15 @@ class QuadratureGroundTruth:
 
     def kl_to_posterior(self, q: Distribution | None, x: Tensor) -> Tensor:
         """KL(q ‖ p(z|x)) by quadrature (default q: the encoder)."""
-        return integrate(self.model, x, q if q is not None else self._encoder(x), tol=self.tol).kl
+        return self._with_encoder(x, q).kl
 
     def chi_square(self, q: Distribution | None, x: Tensor) -> Tensor:
         """χ²(p(z|x) ‖ q) by quadrature (default q: the encoder)."""
-        return integrate(self.model, x, q if q is not None else self._encoder(x), tol=self.tol).chi_square
+        return self._with_encoder(x, q).chi_square
 
     def elbo(self, x: Tensor, q: Distribution | None = None) -> Tensor:
         """ELBO(q) = log p(x) − KL(q ‖ p(z|x)), both by quadrature."""
-        res = integrate(self.model, x, q if q is not None else self._encoder(x), tol=self.tol)
+        res = self._with_encoder(x, q)
         return res.log_marginal - res.kl
 
     def _encoder(self, x: Tensor) -> Distribution:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -13,7 +15,8 @@ import pandas as pd  # noqa: E402
 
 from vaebench.results.store import atomic_write_bytes  # noqa: E402
 
-__all__ = ["error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error"]
+__all__ = ["FIGURES", "Figure", "error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error",
+           "precision_tradeoff"]
 
 _STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9, "legend.fontsize": 8}
 
@@ -109,7 +112,9 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
             sub = cost[cost["model"] == model]
             for (est, device, dtype), g in sub.groupby(["estimator", "device", "dtype"]):
                 g = g.sort_values("num_samples")
-                kw = dict(color=colors[est], ls=styles[device], marker="o", ms=4, label=f"{est} ({device}, {dtype})")
+                where = f"{device}: {g['device_name'].iloc[0]}" if "device_name" in g and g["device_name"].notna().any() \
+                    else device
+                kw = dict(color=colors[est], ls=styles[device], marker="o", ms=4, label=f"{est} ({where}, {dtype})")
                 axes[row, 0].plot(g["num_samples"], g["samples_per_s"], **kw)
                 axes[row, 1].plot(g["num_samples"], g["peak_mib"], **kw)
             axes[row, 0].set_title(f"{model}: throughput (K·B samples / s, median)")
@@ -150,23 +155,31 @@ def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
     colors = _colors(list(points["estimator"].unique()))
     with plt.rc_context(_STYLE):
         fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.3))
+        drawn = {"middle": False, "left": False, "right": False}
         for est, g in with_k.groupby("estimator"):
             edges = np.linspace(max(-0.5, g["khat"].min()), g["khat"].max() + 1e-9, 13)
             binned = g.groupby(pd.cut(g["khat"], edges), observed=True).agg(
                 x=("khat", "mean"), median=("error", lambda e: e.abs().median()), n=("error", "size"))
-            binned = binned[binned["n"] >= 5]
+            binned = binned[(binned["n"] >= 5) & (binned["median"] > 0)]
             middle.plot(binned["x"], binned["median"], "o-", color=colors[est], label=est, ms=4)
+            drawn["middle"] |= not binned.empty
         middle.axvline(0.7, color="k", ls=":", lw=1, label="k̂ = 0.7 (PSIS: unreliable above)")
-        middle.set(yscale="log", xlabel="Pareto k̂ of the weights", ylabel="median |log p̂ − log p(x)|  (nats)",
-                   title="Error against Pareto k̂")
+        middle.set(yscale="log" if drawn["middle"] else "linear", xlabel="Pareto k̂ of the weights",
+                   ylabel="median |log p̂ − log p(x)|  (nats)", title="Error against Pareto k̂")
         middle.legend()
         for est, g in with_ess.groupby("estimator"):
             b = _binned(g["ess"], g["error"].abs())
             left.plot(b["x"], b["median"], "o-", color=colors[est], label=est, ms=4)
             left.fill_between(b["x"], b["lo"], b["hi"], color=colors[est], alpha=0.15)
+            drawn["left"] |= bool((b["median"] > 0).any())
         for est, g in with_se.groupby("estimator"):
             c = _binned(g["stderr"], g["error"])
             right.plot(c["x"], c["rms"], "o-", color=colors[est], label=est, ms=4)
+            drawn["right"] |= bool((c["rms"] > 0).any() and (c["x"] > 0).any())
+        if not drawn["left"] or not drawn["right"]:  # nothing positive to draw on log axes
+            for name, ax in (("left", left), ("right", right)):
+                if not drawn[name]:
+                    ax.set_visible(False)
         left.set(xscale="log", yscale="log", xlabel="effective sample size of the weights",
                  ylabel="|log p̂ − log p(x)|  (nats; median, IQR band)", title="Error against ESS")
         lims = list(right.get_xlim())
@@ -179,3 +192,73 @@ def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
         save_figure(fig, path)
         plt.close(fig)
     return path
+
+
+def precision_tradeoff(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Per model: RMSE against float64 truth versus throughput, one point per (estimator, dtype, device)
+    at the largest K measured, so that what TF32 or bfloat16 costs in nats sits beside what it buys."""
+    cost = summary[summary["median_seconds"].notna()] if "median_seconds" in summary else summary.iloc[:0]
+    if cost.empty or cost["dtype"].nunique() < 2 or cost["rmse"].notna().sum() == 0:
+        return None
+    top = cost[cost["num_samples"] == cost.groupby(["model", "estimator", "device", "dtype"])["num_samples"]
+               .transform("max")]
+    models = [m for m in top["model"].unique() if top.loc[top["model"] == m, "rmse"].notna().any()]
+    colors = _colors(list(top["estimator"].unique()))
+    markers = dict(zip(["float64", "float32", "tf32", "bfloat16"], ["o", "s", "^", "D"]))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+        for ax, model in zip(axes[0], models):
+            for (est, dtype, device), g in top[top["model"] == model].groupby(["estimator", "dtype", "device"]):
+                ax.plot(g["samples_per_s"], g["rmse"], markers.get(dtype, "x"), color=colors[est], ms=6,
+                        mfc="none" if device == "cpu" else colors[est], label=f"{est}, {dtype}, {device}")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("samples / s")
+            ax.set_ylabel("RMSE against float64 truth (nats)")
+            ax.set_title(f"{model} (largest K)")
+        axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
+        fig.tight_layout()
+        save_figure(fig, path)
+        plt.close(fig)
+    return path
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the report: its file name, title, function, caption and input table."""
+
+    name: str
+    title: str
+    draw: Callable[[pd.DataFrame, Path], Path | None]
+    caption: str
+    source: str = "summary"  # or "points"
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("error_vs_k", "How the error shrinks with K", error_vs_k,
+           "Measured |bias|, standard deviation and RMSE (with 95% bootstrap band) of log p̂ against K, with the "
+           "theoretical predictions dashed: −χ²/(2K) and sqrt(χ²/K) for importance-type estimators, −KL and "
+           "sqrt(Var[log w]/K) for the ELBO. The importance-sampling predictions are drawn where χ²/K < 1 "
+           "(the delta method fails beyond) and are absent where χ² is infinite (no √K rate). Hollow markers: "
+           "a bias within 2 standard errors of zero."),
+    Figure("elbo_gap_vs_kl", "ELBO gap against KL", elbo_gap_vs_kl,
+           "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
+           "they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
+           "is the same for every x (the posterior covariance does not depend on x), so each of those models is one "
+           "cluster; trained VAEs spread along the diagonal.", source="points"),
+    Figure("cost_vs_k", "What it costs", cost_vs_k,
+           "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
+           "peak tensor memory against K, for every device (named in the legend). Memory grows with K until one "
+           "block of samples is full and is flat beyond it: the estimator streams over K."),
+    Figure("precision", "What precision costs", precision_tradeoff,
+           "RMSE against the float64 truth versus throughput at the largest K, per dtype: float64, float32, tf32 "
+           "(float32 storage, TF32 matrix products on CUDA) and bfloat16. Filled markers: GPU; hollow: CPU. "
+           "Reported, not asserted."),
+    Figure("diagnostics", "Do the diagnostics see the error?", diagnostics_vs_error,
+           "Left and middle: the absolute error of single estimates in bins of their effective sample size and "
+           "of the Pareto k̂ of their weights (PSIS calls k̂ > 0.7 unreliable). Right: the "
+           "standard error each estimate reports (delta method for importance sampling, sample SE for the ELBO) "
+           "against the RMS of the actual errors in its bin; points above the diagonal are overconfident, as "
+           "importance sampling is when χ² is infinite. The ELBO's standard error measures its noise around the "
+           "ELBO, not its distance (the KL) to log p(x).", source="points"),
+)

@@ -95,6 +95,18 @@ def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) ->
     ]
 
 
+def _problem_lines(failed: list[dict], cells: pd.DataFrame) -> list[str]:
+    """One line per failed cell, and one per contaminated timing (another process took CPU)."""
+    lines = [f"{'/'.join(str(r['cell'][k]) for k in ('model', 'estimator', 'num_samples', 'replicate', 'device', 'dtype'))}"
+             f" failed: {r['error']}" for r in failed]
+    if "contaminated" in cells:
+        bad = cells[cells["contaminated"].fillna(False).astype(bool)]
+        for row in bad.itertuples(index=False):
+            lines.append(f"{row.model}/{row.estimator}/K={row.num_samples}/{row.device}/{row.dtype}: timing contaminated "
+                         f"(other processes used {row.others_cores:.2f} cores while it ran); its throughput is unreliable")
+    return lines
+
+
 _TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias", "bias_se", "theory_bias", "std",
                   "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "khat_mean", "samples_per_s", "peak_mib"]
 
@@ -105,6 +117,7 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out is not None else (Path(path) if results_dir_of(path) != Path(path) else Path(path).parent)
     out.mkdir(parents=True, exist_ok=True)
     records = list(store.records())
+    failed = list(store.records(failed=True))
     points, cells = points_table(records), cells_table(records)
     summary = summarize(points, cells, seed=store.config['seed'])
     verdict = verdicts(summary, _tags(records))
@@ -113,30 +126,8 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
     atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
     atomic_write_bytes(out / "verdicts.csv", verdict.to_csv(index=False).encode())
 
-    figs = [
-        ("How the error shrinks with K", figures.error_vs_k(summary, out / "error_vs_k.png"),
-         "Measured |bias|, standard deviation and RMSE (with 95% bootstrap band) of log p̂ against K, with the "
-         "theoretical predictions dashed: −χ²/(2K) and sqrt(χ²/K) for importance-type estimators, −KL and "
-         "sqrt(Var[log w]/K) for the ELBO. The importance-sampling predictions are drawn where χ²/K < 1 "
-         "(the delta method fails beyond) and are absent where χ² is infinite (no √K rate). Hollow markers: "
-         "a bias within 2 standard errors of zero."),
-        ("ELBO gap against KL", figures.elbo_gap_vs_kl(points, out / "elbo_gap_vs_kl.png"),
-         "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
-         "they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
-         "is the same for every x (the posterior covariance does not depend on x), so each of those models is one "
-         "cluster; trained VAEs spread along the diagonal."),
-        ("What it costs", figures.cost_vs_k(summary, out / "cost_vs_k.png"),
-         "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
-         "peak tensor memory against K. Memory grows with K until one block of samples is full (the built-ins "
-         "draw about 1 MiB of z at a time on a CPU) and is flat beyond it: the estimator streams over K."),
-        ("Do the diagnostics see the error?", figures.diagnostics_vs_error(points, out / "diagnostics.png"),
-         "Left and middle: the absolute error of single estimates in bins of their effective sample size and "
-         "of the Pareto k̂ of their weights (PSIS calls k̂ > 0.7 unreliable). Right: the "
-         "standard error each estimate reports (delta method for importance sampling, sample SE for the ELBO) "
-         "against the RMS of the actual errors in its bin; points above the diagonal are overconfident, as "
-         "importance sampling is when χ² is infinite. The ELBO's standard error measures its noise around the "
-         "ELBO, not its distance (the KL) to log p(x)."),
-    ]
+    tables = {"summary": summary, "points": points}
+    figs = [(f.title, f.draw(tables[f.source], out / f"{f.name}.png"), f.caption) for f in figures.FIGURES]
     figs = [(t, p, c) for t, p, c in figs if p is not None]
     meta = _meta_lines(records, cells, store)
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
@@ -148,6 +139,9 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
                g[["estimator", "device", "dtype", "verdict"]].to_markdown(index=False)]
     for title, p, caption in figs:
         md += ["", f"## {title}", "", caption, "", f"![{title}]({p.name})"]
+    problems = _problem_lines(failed, cells)
+    if problems:
+        md += ["", "## Failed cells and contaminated timings", "", *[f"- {line}" for line in problems]]
     md += ["", "## Summary table", "", table.to_markdown(index=False, floatfmt=".4g"), "",
            "Tables: [summary.csv](summary.csv), [points.csv.gz](points.csv.gz) (every estimate), [verdicts.csv](verdicts.csv)."]
     atomic_write_bytes(out / "report.md", ("\n".join(md) + "\n").encode())
@@ -163,6 +157,9 @@ def render_report(path: str | Path, out: str | Path | None = None) -> Path:
                  g[["estimator", "device", "dtype", "verdict"]].to_html(index=False, border=0, classes="verdicts")]
     for title, p, caption in figs:
         body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", img(p)]
+    if problems:
+        body += ["<h2>Failed cells and contaminated timings</h2>",
+                 "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in problems) + "</ul>"]
     body += ["<h2>Summary table</h2>", '<div class="wide">',
              table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0), "</div>",
              '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv.gz">points.csv.gz</a>, '

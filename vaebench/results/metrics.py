@@ -33,7 +33,8 @@ def points_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         cell, theory = rec["cell"], rec["theory"]
         n = len(rec["log_px"])
         frame = pd.DataFrame({**{k: [v] * n for k, v in cell.items()}, "point": range(n),
-                              "log_px": rec["log_px"], "truth": theory["truth"]})
+                              "log_px": rec["log_px"],
+                              "truth": theory["truth"] if theory.get("truth") is not None else [np.nan] * n})
         for key in ("ess", "stderr", "khat"):
             frame[key] = rec[key] if rec.get(key) is not None else np.nan
         tags = rec["tags"]
@@ -57,7 +58,8 @@ def cells_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         timing = rec.get("timing") or {}
         rows.append({**rec["cell"], "seconds": rec["seconds"], "median_seconds": timing.get("median"),
                      "peak_bytes": rec.get("peak_bytes"), "num_points": len(rec["log_px"]),
-                     "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"]})
+                     "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"],
+                     "others_cores": timing.get("others_cores"), "contaminated": timing.get("contaminated")})
     return pd.DataFrame(rows)
 
 
@@ -107,7 +109,8 @@ def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int
         })
     summary = pd.DataFrame(rows)
     if cells is not None and not cells.empty:
-        cost = cells[cells["replicate"] == 0].set_index(GROUP)[["median_seconds", "peak_bytes", "num_points", "threads"]]
+        cost = cells[cells["replicate"] == 0].set_index(GROUP)[["median_seconds", "peak_bytes", "num_points", "threads",
+                                                                 "device_name", "contaminated"]]
         summary = summary.join(cost, on=GROUP)
         summary["samples_per_s"] = summary["num_samples"] * summary["num_points"] / summary["median_seconds"]
         summary["peak_mib"] = summary["peak_bytes"] / 2**20

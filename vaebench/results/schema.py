@@ -1,5 +1,10 @@
 """The schema of a cell record: its version, its checksum and its validation on read.
 
+A record holds ``cell`` (model, estimator, K, replicate, device, dtype), ``log_px`` (one estimate
+per data point), optional diagnostics (``ess``, ``stderr``, ``khat``), ``tags``, ``meta``,
+``seconds``, ``timing`` and ``peak_bytes``; a failed cell holds ``error`` (the message) and
+``log_px`` null instead.
+
 A record is plain JSON. Version 2 adds ``schema`` (this version) and ``sha256`` (of the record's
 canonical JSON without that field), so that a record damaged on disk, even one that is still
 valid JSON, is detected and redone rather than read. Version 1 records (no checksum) are read
@@ -67,6 +72,10 @@ def validate_record(record: Any, where: str = "record") -> dict[str, Any]:
     cell = record.get("cell")
     if not isinstance(cell, dict) or any(not isinstance(cell.get(k), t) for k, t in _CELL_KEYS.items()):
         raise RecordError(f"{where}: 'cell' must hold {sorted(_CELL_KEYS)}")
+    if record.get("error") is not None:  # a failed cell: its message, and no estimates
+        if not isinstance(record["error"], str) or record.get("log_px") is not None:
+            raise RecordError(f"{where}: a failed cell has an 'error' message and log_px null")
+        return record
     log_px = record.get("log_px")
     _number_list(log_px, None, f"{where}: log_px", allow_none=False)
     if not log_px:

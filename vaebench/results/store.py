@@ -115,7 +115,7 @@ class ResultStore:
         for path in self.models_dir.glob("*.json"):
             try:
                 theory = json.loads(path.read_text())
-                if not isinstance(theory, dict) or not isinstance(theory.get("truth"), list):
+                if not isinstance(theory, dict) or "truth" not in theory or not isinstance(theory["truth"], (list, type(None))):
                     raise RecordError("no 'truth' list")
             except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
                 self._quarantine(path, str(exc))
@@ -127,7 +127,7 @@ class ResultStore:
                         self.models_dir / f"{record['cell']['model']}.json").exists():
                     raise RecordError("its model's truth file is missing or damaged")
                 truth = json.loads((self.models_dir / f"{record['cell']['model']}.json").read_text())["truth"]
-                if len(truth) != len(record["log_px"]):
+                if truth is not None and record["log_px"] is not None and len(truth) != len(record["log_px"]):
                     raise RecordError(f"{len(record['log_px'])} estimates for {len(truth)} data points")
             except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
                 self._quarantine(path, str(exc))
@@ -163,11 +163,14 @@ class ResultStore:
         validate_record(sealed, key)
         atomic_write_json(path, sealed)
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every stored cell record (validated), with its model's ``theory`` merged back in."""
+    def records(self, failed: bool = False) -> Iterator[dict[str, Any]]:
+        """Every stored cell record (validated), with its model's ``theory`` merged back in; the
+        records of failed cells instead with ``failed=True``."""
         theories: dict[str, Any] = {}
         for path in sorted(self.cells_dir.glob("*.json")):
             record = validate_record(json.loads(path.read_text()), str(path))
+            if (record.get("error") is not None) != failed:
+                continue
             model = record["cell"]["model"]
             if model not in theories:
                 theories[model] = json.loads((self.models_dir / f"{model}.json").read_text())

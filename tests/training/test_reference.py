@@ -6,7 +6,7 @@ import torch
 
 from vaebench.cli import main
 from vaebench.models import LinearGaussian
-from vaebench.models.reference import read_reference, reference_log_marginal, write_reference
+from vaebench.training.reference import read_reference, reference_log_marginal, write_reference
 from vaebench.testing.stats import assert_z
 
 

@@ -1,0 +1,233 @@
+"""Training VAEs, and a cache of trained checkpoints keyed by a hash of their full configuration.
+
+Checkpoints hold only tensors and plain data and are loaded with ``torch.load(...,
+weights_only=True)``: a cached file is never unpickled as code. They are written atomically
+(temporary file, then rename). A checkpoint whose stored configuration differs from the one
+asked for, or that cannot be read, raises `CheckpointError`; it is never silently retrained over.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaebench.models.vae import VAE, VAEConfig
+
+__all__ = ["TrainConfig", "CheckpointError", "cache_dir", "train", "load_or_train", "load_checkpoint"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A cached checkpoint is damaged or was made for another configuration."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model (the cache key is a hash of it).
+
+    Attributes
+    ----------
+    data : str
+        A data set name from `vaebench.data.DATASETS`.
+    architecture : VAEConfig
+    objective : {"elbo", "iwae"}
+        The ELBO, or the IWAE bound with ``num_samples`` importance samples.
+    num_samples : int
+        K of the objective.
+    epochs : int
+        Maximum number of passes over the training set.
+    batch_size, learning_rate, seed : as named (Adam).
+    patience : int
+        Early stopping: stop after this many epochs without a better validation ELBO.
+    """
+
+    data: str
+    architecture: VAEConfig
+    objective: str = "elbo"
+    num_samples: int = 1
+    epochs: int = 50
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    seed: int = 0
+    patience: int = 10
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("elbo", "iwae"):
+            raise ValueError(f"objective must be 'elbo' or 'iwae', got {self.objective!r}")
+        for key in ("num_samples", "epochs", "batch_size", "patience"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "architecture": self.architecture.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return cls(**{**data, "architecture": VAEConfig(**data["architecture"])})
+
+    def key(self, data_fingerprint: str) -> str:
+        body = json.dumps({"config": self.to_dict(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT},
+                          sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:20]
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """``path``, else ``$VAEBENCH_CACHE``, else ``$XDG_CACHE_HOME/vaebench`` (~/.cache/vaebench)."""
+    if path is not None:
+        return Path(path)
+    if os.environ.get("VAEBENCH_CACHE"):
+        return Path(os.environ["VAEBENCH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vaebench"
+
+
+def _fingerprint(*tensors: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.to(torch.uint8 if bool(((t == 0) | (t == 1)).all()) else t.dtype).cpu().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def _objective(model: VAE, x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    from vaebench.estimators import elbo, importance
+
+    estimator = importance if config.objective == "iwae" else elbo
+    return estimator.estimate(model, x, config.num_samples, generator=generator, keep_log_weights=False).log_px.mean()
+
+
+@torch.no_grad()
+def _validation_elbo(model: VAE, x: torch.Tensor, seed: int) -> float:
+    from vaebench.estimators import elbo
+
+    g = torch.Generator().manual_seed(seed)
+    return sum(elbo.estimate(model, chunk, 1, generator=g, keep_log_weights=False).log_px.sum().item()
+               for chunk in x.split(1000)) / x.shape[0]
+
+
+def train(
+    config: TrainConfig,
+    train_x: torch.Tensor,
+    valid_x: torch.Tensor,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[VAE, list[dict[str, float]]]:
+    """Train a VAE with Adam; keep the parameters with the best validation ELBO.
+
+    Returns the trained model (float32, on ``device``) and the per-epoch history
+    (train objective, validation ELBO, seconds).
+    """
+    torch.manual_seed(config.seed)  # parameter initialisation
+    model = VAE(config.architecture).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    g_shuffle = torch.Generator().manual_seed(config.seed + 1)
+    g_sample = torch.Generator(device=device).manual_seed(config.seed + 2)
+    train_x, valid_x = train_x.to(device), valid_x.to(device)
+    best, best_state, stale, history = -math.inf, copy.deepcopy(model.state_dict()), 0, []
+    bar = None
+    if progress and sys.stderr.isatty():  # a bar on a terminal; one line per epoch otherwise
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.epochs, desc=f"train {config.data}", unit="epoch")
+    for epoch in range(config.epochs):
+        start, total = time.perf_counter(), 0.0
+        model.train()
+        for idx in torch.randperm(train_x.shape[0], generator=g_shuffle).split(config.batch_size):
+            loss = -_objective(model, train_x[idx.to(device)], config, g_sample)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total -= loss.item() * len(idx)
+        model.eval()
+        valid = _validation_elbo(model, valid_x, seed=config.seed + 3)
+        history.append({"epoch": epoch + 1, "train_objective": total / train_x.shape[0], "valid_elbo": valid,
+                        "seconds": time.perf_counter() - start})
+        if bar is not None:
+            bar.set_postfix(train=f"{history[-1]['train_objective']:.2f}", valid=f"{valid:.2f}")
+            bar.update(1)
+        elif progress:
+            print(f"[train] epoch {epoch + 1}/{config.epochs}: objective {history[-1]['train_objective']:.3f}, "
+                  f"valid ELBO {valid:.3f}", file=sys.stderr, flush=True)
+        if valid > best:
+            best, best_state, stale = valid, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if bar is not None:
+        bar.close()
+    model.load_state_dict(best_state)
+    return model.eval(), history
+
+
+def _save(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, expected: TrainConfig | None = None,
+                    device: str | torch.device = "cpu") -> tuple[VAE, dict[str, Any]]:
+    """Load a checkpoint safely (``weights_only=True``); check it against ``expected``."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        config = TrainConfig.from_dict(payload["config"])
+        state = payload["state_dict"]
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
+                              "delete it to train again") from None
+    if expected is not None and config != expected:
+        raise CheckpointError(f"checkpoint {path} was trained with {config} but {expected} was asked for; "
+                              "delete it to train again")
+    model = VAE(config.architecture).to(device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit its architecture: {exc}") from None
+    return model.eval(), payload
+
+
+def load_or_train(
+    config: TrainConfig,
+    *,
+    data_path: str | os.PathLike | None = None,
+    cache: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[VAE, Path, dict[str, Any]]:
+    """The trained model for ``config``: from the cache if there, else trained and cached.
+
+    Returns the model, the checkpoint path and the checkpoint's payload (config, history, key).
+    """
+    from vaebench.data import load
+
+    train_x, valid_x = load(config.data, "train", path=data_path), load(config.data, "valid", path=data_path)
+    key = config.key(_fingerprint(train_x, valid_x))
+    path = cache_dir(cache) / f"{config.data}-{key}.pt"
+    if path.exists():
+        model, payload = load_checkpoint(path, config, device)
+        return model, path, payload
+    model, history = train(config, train_x, valid_x, device=device, progress=progress)
+    payload = {"format": CHECKPOINT_FORMAT, "key": key, "config": config.to_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "history": history}
+    _save(path, payload)
+    return model, path, payload
