@@ -59,13 +59,15 @@ class Contention:
     """Measures how much CPU other processes used while a timed region ran.
 
     ``others`` is in cores (1.0: one core was fully taken by someone else on average), read from
-    /proc/stat minus this process's own CPU time; None where /proc/stat is not readable (then the
-    1-minute load average minus one is recorded as ``load`` instead). On a 2-core machine a
+    /proc/stat minus this process's own CPU time; None where /proc/stat is not readable or the
+    region lasted under `MIN_SECONDS` (the kernel counts CPU time in 10 ms ticks). ``load`` is the
+    1-minute load average minus this process's one runnable thread, recorded always. On a 2-core machine a
     torch parallel region waits for its slowest thread, so even 0.2 cores of contention can make
     a timing many times slower: `CONTAMINATED_CORES` marks a timing as untrustworthy.
     """
 
     CONTAMINATED_CORES = 0.1
+    MIN_SECONDS = 0.1
 
     def __enter__(self) -> "Contention":
         import os
@@ -82,11 +84,14 @@ class Contention:
         wall = time.perf_counter() - self._wall
         busy = _busy_jiffies()
         self.others: float | None = None
-        if busy is not None and self._busy is not None and wall > 0:
+        if busy is not None and self._busy is not None and wall >= self.MIN_SECONDS:
             others = (busy - self._busy) / self._ticks - (_own_cpu_seconds() - self._own)
             self.others = max(0.0, others / wall)
         self.load = max(0.0, os.getloadavg()[0] - 1) if hasattr(os, "getloadavg") else None
 
     @property
     def contaminated(self) -> bool:
-        return self.others is not None and self.others > self.CONTAMINATED_CORES
+        """Other processes took CPU while the region ran (by /proc/stat, else by the load average)."""
+        if self.others is not None:
+            return self.others > self.CONTAMINATED_CORES
+        return self.load is not None and self.load > 0.5

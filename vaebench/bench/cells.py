@@ -196,17 +196,15 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         "seconds": seconds,
     })
     if cell.replicate == 0:  # cost measurements once per (model, estimator, K, device, dtype)
-        repeats, others = [], []
-        for _ in range(config.timing_repeats):  # the estimate above was the warm-up
-            with Contention() as contention:
+        repeats = []
+        with Contention() as contention:  # over all repeats: CPU time is counted in 10 ms ticks
+            for _ in range(config.timing_repeats):  # the estimate above was the warm-up
                 start = time.perf_counter()
                 estimate()
                 repeats.append(time.perf_counter() - start)
-            others.append(contention.others)
-        measured = [o for o in others if o is not None]
         record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
-                            "others_cores": max(measured) if measured else None, "load": contention.load,
-                            "contaminated": any(o > Contention.CONTAMINATED_CORES for o in measured)}
+                            "others_cores": contention.others, "load": contention.load,
+                            "contaminated": contention.contaminated}
         try:
             record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
         except NotImplementedError:

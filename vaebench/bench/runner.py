@@ -126,6 +126,10 @@ def run_sweep(
     if not torch.cuda.is_available() and any(c.device.startswith("cuda") for c in pending):
         warnings.warn("no CUDA device: the sweep's cuda cells are skipped", stacklevel=2)
         pending = [c for c in pending if not c.device.startswith("cuda")]
+    if any(c.dtype == "tf32" and not c.device.startswith("cuda") for c in pending):
+        warnings.warn("tf32 (TF32 matrix products) exists on CUDA only: the sweep's CPU tf32 cells are skipped",
+                      stacklevel=2)
+        pending = [c for c in pending if not (c.dtype == "tf32" and not c.device.startswith("cuda"))]
     for name, reason in unavailable_models(config).items():
         warnings.warn(f"model {name!r} is skipped: {reason}", stacklevel=2)
         pending = [c for c in pending if c.model != name]

@@ -35,9 +35,12 @@ def _colors(names: list[str]) -> dict[str, str]:
     return {n: cycle[i % len(cycle)] for i, n in enumerate(sorted(names))}
 
 
-def error_vs_k(summary: pd.DataFrame, path: Path) -> Path:
-    """|bias|, std and RMSE against K per model (log-log), theory dashed, RMSE with its 95% band."""
-    models = list(summary["model"].unique())
+def error_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
+    """|bias|, std and RMSE against K per model (log-log), theory dashed, RMSE with its 95% band.
+    Models without truth (throughput only) have no error and are left out."""
+    models = [m for m in summary["model"].unique() if (summary.loc[summary["model"] == m, "rmse"] > 0).any()]
+    if not models:
+        return None
     colors = _colors(list(summary["estimator"].unique()))
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.3 * len(models)), squeeze=False)

@@ -46,17 +46,20 @@ def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
         at = g[g["num_samples"] <= 1000].iloc[-1] if (g["num_samples"] <= 1000).any() else g.iloc[0]
         claims = [text for tag, text in _CLAIMS.items() if tags.get(est, {}).get(tag)]
         parts = [", ".join(claims) or "no accuracy claims"]
-        rmse = f"RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
-        if np.isfinite(at["theory_rmse"]):
-            rmse += f" (theory {at['theory_rmse']:.3g})"
-        elif np.isinf(at.get("chi2_mean", np.nan)):
-            rmse += " (χ² = ∞: no √K rate)"
-        parts.append(rmse)
-        bias = f"bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
-        if np.isfinite(at["theory_bias"]):
-            agrees = abs(at["bias"] - at["theory_bias"]) <= 3 * at["bias_se"] + 1e-12
-            bias += f" ({'matches' if agrees else 'departs from'} theory {at['theory_bias']:+.3g})"
-        parts.append(bias)
+        if not np.isfinite(at["rmse"]):
+            parts.append("no ground truth: throughput only")
+        else:
+            rmse = f"RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
+            if np.isfinite(at["theory_rmse"]):
+                rmse += f" (theory {at['theory_rmse']:.3g})"
+            elif np.isinf(at.get("chi2_mean", np.nan)):
+                rmse += " (χ² = ∞: no √K rate)"
+            parts.append(rmse)
+            bias = f"bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
+            if np.isfinite(at["theory_bias"]):
+                agrees = abs(at["bias"] - at["theory_bias"]) <= 3 * at["bias_se"] + 1e-12
+                bias += f" ({'matches' if agrees else 'departs from'} theory {at['theory_bias']:+.3g})"
+            parts.append(bias)
         if "samples_per_s" in g and g["samples_per_s"].notna().any():
             best = g.loc[g["samples_per_s"].idxmax()]
             parts.append(f"{_si(best['samples_per_s'])} samples/s (K={best['num_samples']})")
@@ -69,6 +72,9 @@ def _best_lines(verdict: pd.DataFrame) -> dict[str, str]:
     """Per model: the most accurate estimator at the judged K."""
     out = {}
     for model, g in verdict.groupby("model", sort=False):
+        if not g["rmse_at_k"].notna().any():
+            out[model] = "no ground truth: throughput only"
+            continue
         best = g.loc[g["rmse_at_k"].idxmin()]
         out[model] = f"most accurate at K={best['k']}: {best['estimator']} (RMSE {best['rmse_at_k']:.3g} nats)"
     return out
@@ -97,13 +103,22 @@ def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) ->
 
 def _problem_lines(failed: list[dict], cells: pd.DataFrame) -> list[str]:
     """One line per failed cell, and one per contaminated timing (another process took CPU)."""
-    lines = [f"{'/'.join(str(r['cell'][k]) for k in ('model', 'estimator', 'num_samples', 'replicate', 'device', 'dtype'))}"
-             f" failed: {r['error']}" for r in failed]
+    groups: dict[tuple, list[dict]] = {}
+    for r in failed:  # one line per (model, estimator, device, dtype, message), with the count
+        c = r["cell"]
+        groups.setdefault((c["model"], c["estimator"], c["device"], c["dtype"], r["error"]), []).append(c)
+    lines = [f"{model}/{est}/{device}/{dtype}: {len(cells)} cell(s) failed (K = "
+             f"{', '.join(str(k) for k in sorted({c['num_samples'] for c in cells}))}): {error}"
+             for (model, est, device, dtype, error), cells in groups.items()]
     if "contaminated" in cells:
-        bad = cells[cells["contaminated"].fillna(False).astype(bool)]
-        for row in bad.itertuples(index=False):
-            lines.append(f"{row.model}/{row.estimator}/K={row.num_samples}/{row.device}/{row.dtype}: timing contaminated "
-                         f"(other processes used {row.others_cores:.2f} cores while it ran); its throughput is unreliable")
+        timed = cells[cells["median_seconds"].notna()]
+        bad = timed[timed["contaminated"].fillna(False).astype(bool)]
+        for (model, device), g in bad.groupby(["model", "device"], sort=False):
+            total = ((timed["model"] == model) & (timed["device"] == device)).sum()
+            used = g["others_cores"].max()
+            why = f"other processes used up to {used:.2f} cores" if np.isfinite(used) else "the load average was high"
+            lines.append(f"{model} on {device}: {len(g)} of {total} timings contaminated ({why} while they ran): "
+                         "their throughput is unreliable")
     return lines
 
 

@@ -98,7 +98,7 @@ def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int
             **dict(zip(GROUP, key)),
             "replicates": r, "points": p,
             "bias": bias, "bias_se": np.sqrt(var_p.sum() / r) / p if r > 1 else np.nan,
-            "std": np.sqrt(np.nanmean(var_p)) if r > 1 else np.nan,
+            "std": np.sqrt(np.nanmean(var_p)) if r > 1 and np.isfinite(var_p).any() else np.nan,
             "rmse": np.sqrt((wide**2).mean()), "rmse_lo": lo, "rmse_hi": hi,
             "theory_bias": theory_bias, "theory_std": theory_std, "theory_rmse": theory_rmse,
             "chi2_mean": np.nanmean(chi2) if np.isfinite(chi2).any() else (np.inf if np.isinf(chi2).any() else np.nan),
