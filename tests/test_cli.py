@@ -113,3 +113,16 @@ def test_version_and_models():
     assert out.stdout.startswith("vaebench ")
     out = subprocess.run([sys.executable, "-m", "vaebench", "models"], capture_output=True, text=True, check=True)
     assert "encoder_scale (float, default 1.0)" in out.stdout and "[truth: quadrature" in out.stdout
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from vaebench.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {action.option_strings or action.dest}"
+               for name, sub in commands.choices.items() for action in sub._actions
+               if not isinstance(action, argparse._HelpAction) and not action.help]
+    assert not missing, f"options without help text: {missing}"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint
 
 import pytest
+import torch
+
+import vaebench as vb
 
 import vaebench.registry as registry
 from vaebench import EstimatorSpec, EstimatorTags, PluginWarning, UnknownEstimatorError
@@ -48,6 +51,7 @@ def test_good_plugin_is_discovered(fake_plugins):
         (f"{__name__}:MISSING_ATTRIBUTE", "failed to load .*AttributeError"),
         (f"{__name__}:NOT_A_SPEC", "names a object, not a vaebench.EstimatorSpec"),
         (f"{__name__}:DUPLICATE", "the name 'importance' is already taken"),
+        ("tests.plugin_fixtures.exits_at_import:SPEC", "failed to load .*SystemExit"),
     ],
 )
 def test_broken_plugin_warns_and_is_skipped(fake_plugins, value, match):
@@ -120,3 +124,46 @@ def test_spec_validates_its_fields(kwargs, error, match):
 def test_tags_must_be_booleans():
     with pytest.raises(TypeError, match="EstimatorTags.lower_bound must be a bool"):
         EstimatorTags(lower_bound="yes")
+
+
+def test_model_plugins_load_and_broken_ones_are_skipped(monkeypatch):
+    # A model plug-in through the vaebench.models entry-point group, beside a broken one that calls
+    # sys.exit at import: the good one is listed, the broken one is warned about, nothing exits.
+    import sys
+    import types
+
+    import vaebench.registry as registry
+    from vaebench import ModelSpec, get_model_spec, list_models
+    from vaebench.models import get_model
+
+    good = types.ModuleType("fake_model_plugin")
+    good.SPEC = ModelSpec("tiny-fa", lambda: get_model("linear-gaussian", data_dim=3, latent_dim=1), truth="exact",
+                          description="a plug-in model")
+    bad = types.ModuleType("exits_at_import")
+    monkeypatch.setitem(sys.modules, "fake_model_plugin", good)
+
+    def load_bad():
+        raise SystemExit(0)
+
+    eps = [EntryPoint("tiny-fa", "fake_model_plugin:SPEC", "vaebench.models"),
+           EntryPoint("exits", "exits_at_import:SPEC", "vaebench.models")]
+    monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
+    monkeypatch.setattr(EntryPoint, "load", lambda self: good.SPEC if self.name == "tiny-fa" else load_bad())
+    registry._model_plugins.cache_clear()
+    try:
+        with pytest.warns(PluginWarning, match="exits.*SystemExit"):
+            models = list_models()
+        assert "tiny-fa" in models and get_model_spec("tiny-fa").build().data_dim == 3
+        del bad
+    finally:
+        registry._model_plugins.cache_clear()
+
+
+def test_wrappers_keep_their_truth_through_conversions():
+    from vaebench.models import VAE, QuadratureGroundTruth, VAEConfig
+
+    torch.manual_seed(0)
+    wrapped = QuadratureGroundTruth(VAE(VAEConfig(4, 1, (8,))))
+    for converted in (wrapped.double(), wrapped.float(), wrapped.to(torch.float64), wrapped.to("cpu"), wrapped.cpu()):
+        assert isinstance(converted, QuadratureGroundTruth)
+        assert vb.truth_of(converted).available

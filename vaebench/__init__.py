@@ -1,14 +1,30 @@
 """vaebench: benchmark and verify estimators of log p(x) for latent-variable models."""
 
 from vaebench import data, models, ops
-from vaebench.base import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, GroundTruth, LatentModel, Option
+from vaebench.base import (
+    Estimate,
+    EstimatorError,
+    EstimatorSpec,
+    EstimatorTags,
+    GroundTruth,
+    LatentModel,
+    Option,
+    Truth,
+    truth_of,
+)
+from vaebench.models.catalogue import ModelSpec
 from vaebench.registry import (
     PluginWarning,
     UnknownEstimatorError,
+    UnknownModelError,
     get_estimator,
+    get_model_spec,
     list_estimators,
+    list_models,
     register,
+    register_model,
     unregister,
+    unregister_model,
 )
 
 __all__ = [
@@ -18,16 +34,24 @@ __all__ = [
     "EstimatorTags",
     "GroundTruth",
     "LatentModel",
+    "ModelSpec",
     "Option",
+    "Truth",
+    "UnknownModelError",
     "PluginWarning",
     "UnknownEstimatorError",
     "data",
     "get_estimator",
+    "get_model_spec",
     "list_estimators",
+    "list_models",
     "models",
     "ops",
     "register",
+    "register_model",
+    "truth_of",
     "unregister",
+    "unregister_model",
 ]
 
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ __all__ = [
     "EstimatorTags",
     "EstimatorSpec",
     "EstimatorError",
+    "DeclaresOptions",
     "OPTIONAL_TRUTH",
     "Option",
     "Truth",
@@ -310,8 +311,47 @@ class Option:
         return f"{self.name} ({kind}, default {self.default!r}): {self.description}"
 
 
+class DeclaresOptions:
+    """What an estimator spec and a model spec share: a tuple ``options`` of `Option` and a ``kind``."""
+
+    kind = "object"
+    name: str
+    options: tuple[Option, ...]
+
+    def option(self, name: str) -> Option | None:
+        """The declared option called ``name``, or None."""
+        return next((o for o in self.options if o.name == name), None)
+
+    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the declarations: unknown names (with the closest match) and
+        values of the wrong type or range are errors."""
+        checked = {}
+        for key, value in options.items():
+            declared = self.option(key)
+            if declared is None:
+                known = [o.name for o in self.options]
+                if not known:
+                    raise TypeError(f"{self.kind} {self.name!r} declares no options, got {key}={value!r}")
+                raise TypeError(f"{self.kind} {self.name!r} has no option {key!r}. "
+                                + unknown_name_message("option", key, known).split(". ", 1)[1])
+            checked[key] = declared.validate(value, f"{self.kind} {self.name!r}")
+        return checked
+
+    def parse_options(self, pairs: list[tuple[str, str]], flag: str) -> dict[str, Any]:
+        """``KEY=VALUE`` text pairs from a command line (``flag``), typed by the declarations."""
+        options: dict[str, Any] = {}
+        for key, text in pairs:
+            declared = self.option(key)
+            if declared is None:
+                self.validate_options({key: text})  # raises, naming the declared options
+            if key in options:
+                raise ValueError(f"{flag} {key} is given twice")
+            options[key] = declared.parse(text, f"{self.kind} {self.name!r}")
+        return options
+
+
 @dataclass(frozen=True)
-class EstimatorSpec:
+class EstimatorSpec(DeclaresOptions):
     """An estimator: its name, its function, its claims.
 
     Calling the spec runs the estimator with input validation before and output validation
@@ -337,6 +377,7 @@ class EstimatorSpec:
         spec is refused with the list of declared options.
     """
 
+    kind = "estimator"
     name: str
     estimate: Callable[..., Estimate]
     tags: EstimatorTags = field(default_factory=EstimatorTags)
@@ -367,24 +408,6 @@ class EstimatorSpec:
         if missing:
             raise TypeError(f"EstimatorSpec {self.name!r} declares options {missing} that its estimate function "
                             "does not accept")
-
-    def option(self, name: str) -> Option | None:
-        """The declared option called ``name``, or None."""
-        return next((o for o in self.options if o.name == name), None)
-
-    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """``options`` checked against the declarations: unknown names and bad values are errors."""
-        checked = {}
-        for key, value in options.items():
-            declared = self.option(key)
-            if declared is None:
-                known = [o.name for o in self.options]
-                if not known:
-                    raise TypeError(f"estimator {self.name!r} declares no options, got {key}={value!r}")
-                raise TypeError(f"estimator {self.name!r} has no option {key!r}. "
-                                + unknown_name_message("option", key, known).split(". ", 1)[1])
-            checked[key] = declared.validate(value, f"estimator {self.name!r}")
-        return checked
 
     def __call__(
         self,

@@ -16,7 +16,7 @@ import torch
 from vaebench.base import EstimatorTags
 from vaebench.models import ENCODER_FAMILIES, available_models
 from vaebench.registry import get_estimator, list_estimators
-from vaebench.runtime import keep_freed_memory
+from vaebench.runtime import choose_threads, keep_freed_memory
 
 __all__ = ["main"]
 
@@ -69,19 +69,6 @@ def _estimator_option(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _parse_options(spec: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``--option`` pairs typed by the estimator's declarations; unknown names are errors."""
-    options: dict[str, Any] = {}
-    for key, text in pairs:
-        declared = spec.option(key)
-        if declared is None:
-            spec.validate_options({key: text})  # raises, naming the declared options
-        if key in options:
-            raise ValueError(f"--option {key} is given twice")
-        options[key] = declared.parse(text, f"estimator {spec.name!r}")
-    return options
-
-
 def _model_options(model: str, args: argparse.Namespace) -> dict[str, Any]:
     """``--model-arg`` pairs and the family flags, typed by the model's declared options."""
     from vaebench.registry import get_model_spec
@@ -95,22 +82,14 @@ def _model_options(model: str, args: argparse.Namespace) -> dict[str, Any]:
             if any(k == key for k, _ in pairs):
                 raise ValueError(f"--{flag.replace('_', '-')} and --model-arg {key}=... both set {key}; give one")
             pairs.append((key, str(value)))
-    options: dict[str, Any] = {}
-    for key, text in pairs:
-        declared = spec.option(key)
-        if declared is None:
-            spec.validate_options({key: text})  # raises, naming the declared options
-        if key in options:
-            raise ValueError(f"--model-arg {key} is given twice")
-        options[key] = declared.parse(text, f"model {spec.name!r}")
-    return options
+    return spec.parse_options(pairs, "--model-arg")
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
     from vaebench.bench.single import estimate_on_model
 
     spec = get_estimator(args.estimator)
-    options = _parse_options(spec, args.option)
+    options = spec.parse_options(args.option, "--option")
     if args.chunk_size is not None:
         if spec.option("chunk_size") is None:
             raise ValueError(f"--chunk-size: estimator {spec.name!r} declares no chunk_size option")
@@ -173,6 +152,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config if args.config else profile_path(args.profile))
     out = Path(args.out) if args.out else Path("reports") / config.name
+    threads, others = choose_threads()
+    if not args.quiet:
+        busy = f"other processes use {others:.1f} cores" if others is not None else "load unknown"
+        print(f"[bench] {threads} CPU thread(s) for torch ({busy}; set VAEBENCH_THREADS to choose)", file=sys.stderr)
     executor, shutdown, in_flight = make_executor(args.workers, args.scheduler)
     try:
         run_sweep(config, out / "results", executor=executor, in_flight=in_flight, quiet=args.quiet)
@@ -187,7 +170,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from vaebench.report import render_report
 
-    index = render_report(args.results, args.out)
+    index = render_report(args.results, args.out, also=args.also)
     print(f"report: {index}")
     return 0
 
@@ -308,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     p.add_argument("--data", help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
     p.add_argument("--cache", help="checkpoint cache (default: $VAEBENCH_CACHE, then ~/.cache/vaebench)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling")
@@ -335,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render a report from saved results, without recomputing")
     p.add_argument("results", help="a report directory (with results/) or a results directory")
     p.add_argument("--out", help="where to write the report (default: beside the results)")
+    p.add_argument("--also", action="append", default=[], metavar="DIR",
+                   help="another results directory to show beside it (e.g. the same models on another device)")
     p.set_defaults(func=_cmd_report)
     return parser
 

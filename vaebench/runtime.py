@@ -14,7 +14,7 @@ import ctypes
 import ctypes.util
 import functools
 
-__all__ = ["Contention", "keep_freed_memory"]
+__all__ = ["Contention", "choose_threads", "keep_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -91,7 +91,33 @@ class Contention:
 
     @property
     def contaminated(self) -> bool:
-        """Other processes took CPU while the region ran (by /proc/stat, else by the load average)."""
-        if self.others is not None:
-            return self.others > self.CONTAMINATED_CORES
-        return self.load is not None and self.load > 0.5
+        """Other processes took more than `CONTAMINATED_CORES` of CPU while the region ran (False where
+        that could not be measured: the load average also counts this process's own threads)."""
+        return self.others is not None and self.others > self.CONTAMINATED_CORES
+
+
+def choose_threads(probe_seconds: float = 0.3) -> tuple[int, float | None]:
+    """Set torch's CPU thread count so that a busy machine cannot stall vaebench; returns (threads, others).
+
+    With torch's default of one thread per core, every parallel region waits for its slowest
+    thread: on a 2-core machine a competing process that wants a core made torch up to 200x
+    slower (a 1 MiB fill-and-multiply went from 0.065 ms to 14 ms). This measures, over
+    ``probe_seconds``, how many cores other processes use, and keeps only the free ones (at least
+    one). ``VAEBENCH_THREADS`` overrides the choice.
+    """
+    import os
+    import time
+
+    import torch
+
+    if os.environ.get("VAEBENCH_THREADS"):
+        threads = int(os.environ["VAEBENCH_THREADS"])
+        torch.set_num_threads(max(1, threads))
+        return torch.get_num_threads(), None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with Contention() as contention:
+        time.sleep(probe_seconds)
+    others = contention.others
+    threads = cores if others is None else max(1, min(cores, round(cores - others)))
+    torch.set_num_threads(threads)
+    return threads, others

@@ -91,3 +91,18 @@ def test_a_failing_estimator_is_recorded_and_reported_and_the_sweep_goes_on(tmp_
     render_report(tmp_path / "run")
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Failed cells" in report and "needs KL(MultivariateNormal" in report
+
+
+@pytest.mark.parametrize("name", ["../../../etc/passwd", "a/b", ".hidden"])
+def test_profile_names_never_become_paths(name):
+    from vaebench.bench import profile_path
+
+    with pytest.raises(ValueError, match="profile name must be"):
+        profile_path(name)
+
+
+def test_every_shipped_profile_loads():
+    from vaebench.bench import load_config, profile_path
+
+    for name in ("quick", "default", "full", "gpu"):
+        assert load_config(profile_path(name)).cells()

@@ -194,7 +194,7 @@ def test_bad_configs_are_rejected(tmp_path, edit, match):
 
 
 def test_unknown_profile_and_missing_file():
-    with pytest.raises(ValueError, match=r"unknown profile 'nope'; shipped profiles: \['default', 'full', 'quick'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'nope'; shipped profiles: \['default', 'full', 'gpu', 'quick'\]"):
         profile_path("nope")
     with pytest.raises(ValueError, match="does not exist"):
         load_config("/nonexistent/sweep.toml")
@@ -221,3 +221,48 @@ def test_models_whose_data_is_absent_are_skipped_and_reported(tmp_path, monkeypa
     assert {key.split("__")[0] for key in store.pending_keys()} == {"vae-mnist-2d"}
     render_report(tmp_path / "run")
     assert "not run: vae-mnist-2d (9 cells)" in (tmp_path / "run" / "report.md").read_text()
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_sigkill_of_a_two_worker_sweep_leaves_no_orphans_and_a_second_sweep_is_refused(tmp_path):
+    import os
+    import signal
+    import time
+
+    from vaebench.bench.runner import SweepLock
+
+    config_path = tiny_config(tmp_path, replicates=100)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "vaebench", "bench", "--config", str(config_path), "--out", str(out), "--quiet",
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cells = out / "results" / "cells"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 5:
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, "the pool's workers are running"
+    with pytest.raises(RuntimeError, match=f"another sweep \\(PID {proc.pid}\\) is writing"):
+        SweepLock(out / "results").__enter__()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
+    assert not alive, f"workers {alive} outlived the killed sweep"
+    with pytest.warns(UserWarning, match="stale lock"):
+        run_sweep(load_config(config_path), out / "results", quiet=True)
+    assert not (out / "results" / ".lock").exists()

@@ -316,3 +316,18 @@ def test_no_shared_stride_0_scale_factor_reaches_log_prob(family):
             continue
         assert tuple(tril.shape) == (5, 3, 3), "one factor per data point"
         assert tril.is_contiguous() and 0 not in tril.stride()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_written_out_likelihood_matches_torch_and_scipy(dtype):
+    model = LinearGaussian.random(7, 3, seed=2).to(dtype)
+    g = torch.Generator().manual_seed(0)
+    x = model.sample(4, generator=g)
+    z = torch.randn(5, 4, 3, generator=g, dtype=dtype)
+    ours = model.log_likelihood(x, z)
+    mean = z @ model.W64.to(dtype).mT + model.b64.to(dtype)
+    torch_ref = Independent(Normal(mean, model.noise_var64.sqrt().to(dtype)), 1).log_prob(x)
+    scipy_ref = st.norm(mean.double().numpy(), model.noise_var64.sqrt().numpy()).logpdf(x.double().numpy()).sum(-1)
+    tol = 1e-10 if dtype == torch.float64 else 1e-3
+    assert torch.allclose(ours, torch_ref, atol=tol, rtol=tol)
+    assert np.allclose(ours.double().numpy(), scipy_ref, atol=tol, rtol=tol)

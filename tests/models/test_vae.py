@@ -118,3 +118,48 @@ def test_cli_train(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "checkpoint: " in out and str(tmp_path) in out
     assert main(["train", "nope", "--cache", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_written_out_bernoulli_likelihood_matches_torch_and_scipy(dtype):
+    import numpy as np
+    import scipy.stats as st
+    from torch.distributions import Bernoulli, Independent
+
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(12, 3, (8,))).to(dtype)
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(4, 12, generator=g) < 0.4).to(dtype)
+    z = 3 * torch.randn(6, 4, 3, generator=g, dtype=dtype)  # large |logits| too
+    with torch.no_grad():
+        ours = vae.log_likelihood(x, z)
+        logits = vae.decoder(z)
+        torch_ref = Independent(Bernoulli(logits=logits), 1).log_prob(x)
+    p = torch.sigmoid(logits.double()).numpy()
+    scipy_ref = st.bernoulli(p).logpmf(x.double().numpy()).sum(-1)
+    tol = 1e-10 if dtype == torch.float64 else 1e-4
+    assert torch.allclose(ours, torch_ref, atol=tol, rtol=tol)
+    assert np.allclose(ours.double().numpy(), scipy_ref, atol=1e-6, rtol=1e-6)
+
+
+def test_flipped_weight_bytes_and_nan_weights_are_refused(tmp_path, monkeypatch):
+    # Issue 11: bytes flipped inside tensor data loaded silently (torch skips the zip CRCs); NaN
+    # weights loaded and failed later. Both are refused at load now, and nothing is retrained over.
+    _, path, payload = load_or_train(TINY, cache=tmp_path, progress=False)
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
+    good = path.read_bytes()
+    weights = payload["state_dict"]["decoder.0.weight"].numpy().tobytes()
+    at = good.find(weights[:64])
+    assert at > 0, "the tensor data is stored uncompressed in the zip"
+    flipped = bytearray(good)
+    flipped[at + 10] ^= 0xFF
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="damaged: its weights do not match their sha256"):
+        load_or_train(TINY, cache=tmp_path, progress=False)
+    state = {k: v.clone() for k, v in payload["state_dict"].items()}
+    state["decoder.0.weight"][0, 0] = float("nan")
+    from vaebench.training.trainer import state_digest
+
+    torch.save({**payload, "state_dict": state, "state_sha256": state_digest(state)}, path)
+    with pytest.raises(CheckpointError, match="non-finite weights"):
+        load_or_train(TINY, cache=tmp_path, progress=False)

@@ -283,7 +283,11 @@ def _estimator_options(table: Any, estimators: list[str], source: str) -> dict[s
 
 
 def profile_path(name: str) -> Path:
-    """The TOML file of a shipped profile."""
+    """The TOML file of a shipped profile (a plain name, never a path)."""
+    try:
+        safe_name(name, "profile name")
+    except ValueError as exc:
+        raise ValueError(f"{exc}; pass a file with --config FILE") from None
     path = PROFILES_DIR / f"{name}.toml"
     if not path.is_file():
         shipped = sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))

@@ -9,7 +9,15 @@ from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags, Option
-from vaebench.estimators.streaming import CHUNK_SIZE, KEEP_LOG_WEIGHTS, PROPOSAL, WeightKeeper, log_weight_chunks, model_proposal
+from vaebench.estimators.streaming import (
+    CHUNK_SIZE,
+    KEEP_LOG_WEIGHTS,
+    PROPOSAL,
+    WeightKeeper,
+    check_weights_fit,
+    log_weight_chunks,
+    model_proposal,
+)
 from vaebench.ops import StreamingMoments
 
 __all__ = ["estimate", "SPEC"]
@@ -64,6 +72,8 @@ def estimate(
     Kingma, D. P., & Welling, M. (2014). Auto-encoding variational Bayes. ICLR.
     """
     q = model_proposal(model, x, proposal)
+    if keep_log_weights and not analytic_kl:
+        check_weights_fit(num_samples, x.shape[0], x.dtype, x.device)
     moments = StreamingMoments()
     if not analytic_kl:
         kept = WeightKeeper(num_samples, keep_log_weights)

@@ -36,6 +36,7 @@ __all__ = [
     "model_proposal",
     "log_weight_chunks",
     "WeightKeeper",
+    "check_weights_fit",
     "importance_estimate",
 ]
 
@@ -143,6 +144,28 @@ def log_weight_chunks(
                 log_w[start : start + k] += log_lik
             start += k
         yield log_w
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on ``device`` (physical memory available on a CPU), or None where unknown."""
+    import os
+
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_weights_fit(num_samples: int, batch: int, dtype: torch.dtype, device: torch.device) -> None:
+    """Refuse, before any work, to keep ``[K, B]`` log weights that cannot fit in memory."""
+    need = num_samples * batch * torch.empty((), dtype=dtype).element_size()
+    free = available_bytes(device)
+    if free is not None and need > 0.8 * free:
+        raise ValueError(f"keeping the [K, B] = [{num_samples}, {batch}] log weights needs {need / 2**30:.3g} GiB but "
+                         f"{free / 2**30:.3g} GiB are free on {device}; pass keep_log_weights=False (the estimate, its "
+                         "ESS and stderr do not need them)")
 
 
 class WeightKeeper:

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vaebench.base import Option
-from vaebench.validation import unknown_name_message
+from vaebench.base import DeclaresOptions, Option
 
 __all__ = ["ModelSpec", "TRUTH_KINDS", "BUILTIN_MODELS"]
 
@@ -22,7 +21,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(DeclaresOptions):
     """A buildable model.
 
     Parameters
@@ -42,6 +41,7 @@ class ModelSpec:
         The data set the model needs (trained presets), or None.
     """
 
+    kind = "model"
     name: str
     factory: Callable[..., Any]
     options: tuple[Option, ...] = ()
@@ -59,23 +59,6 @@ class ModelSpec:
         object.__setattr__(self, "options", tuple(self.options))
         if not all(isinstance(o, Option) for o in self.options):
             raise TypeError(f"ModelSpec {self.name!r}: options must be vaebench.Option objects")
-
-    def option(self, name: str) -> Option | None:
-        return next((o for o in self.options if o.name == name), None)
-
-    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """``options`` checked against the declarations (unknown names name the closest match)."""
-        checked = {}
-        for key, value in options.items():
-            declared = self.option(key)
-            if declared is None:
-                known = [o.name for o in self.options]
-                if not known:
-                    raise TypeError(f"model {self.name!r} takes no options, got {key}={value!r}")
-                hint = unknown_name_message("option", key, known).split(". ", 1)[1]
-                raise TypeError(f"model {self.name!r} has no option {key!r}. {hint}")
-            checked[key] = declared.validate(value, f"model {self.name!r}")
-        return checked
 
     def build(self, **options: Any) -> Any:
         """The model, with validated options."""

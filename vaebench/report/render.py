@@ -93,7 +93,7 @@ def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) ->
     if pending:
         by_model = pd.Series([key.split("__")[0] for key in pending]).value_counts()
         not_run = "; not run: " + ", ".join(f"{m} ({n} cells)" for m, n in by_model.items())
-    total = f" of {len(store.keys)}" if store.keys else ""
+    total = f" of {len(store.keys)}" if store.keys and len(records) <= len(store.keys) else ""
     return [
         f"Cells: {len(records)}{total} (measured {times[0]} to {times[-1]} UTC{not_run})",
         f"Devices: {devices}; CPU threads: {', '.join(map(str, sorted(cells['threads'].unique())))}",
@@ -126,13 +126,15 @@ _TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias"
                   "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "khat_mean", "samples_per_s", "peak_mib"]
 
 
-def render_report(path: str | Path, out: str | Path | None = None) -> Path:
-    """Render the report of the results under ``path``; returns the path of ``index.html``."""
+def render_report(path: str | Path, out: str | Path | None = None, also: list[str | Path] = ()) -> Path:
+    """Render the report of the results under ``path`` (and of the results directories in ``also``,
+    e.g. another device's sweep of the same models, shown side by side); returns ``index.html``."""
     store = ResultStore(results_dir_of(path))
     out = Path(out) if out is not None else (Path(path) if results_dir_of(path) != Path(path) else Path(path).parent)
     out.mkdir(parents=True, exist_ok=True)
-    records = list(store.records())
-    failed = list(store.records(failed=True))
+    stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
+    records = [r for s in stores for r in s.records()]
+    failed = [r for s in stores for r in s.records(failed=True)]
     points, cells = points_table(records), cells_table(records)
     summary = summarize(points, cells, seed=store.config['seed'])
     verdict = verdicts(summary, _tags(records))

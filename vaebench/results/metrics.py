@@ -24,6 +24,7 @@ import pandas as pd
 __all__ = ["points_table", "cells_table", "summarize", "GROUP"]
 
 GROUP = ["model", "estimator", "num_samples", "device", "dtype"]
+CONTAMINATED_CORES = 0.1  # cores of CPU time other processes took while a timing ran (vaebench.runtime)
 
 
 def points_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -59,7 +60,10 @@ def cells_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         rows.append({**rec["cell"], "seconds": rec["seconds"], "median_seconds": timing.get("median"),
                      "peak_bytes": rec.get("peak_bytes"), "num_points": len(rec["log_px"]),
                      "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"],
-                     "others_cores": timing.get("others_cores"), "contaminated": timing.get("contaminated")})
+                     "others_cores": timing.get("others_cores"),
+                     # judged here from the measured CPU time of other processes (not the load average,
+                     # which counts a multi-threaded run's own threads on a many-core machine)
+                     "contaminated": (timing.get("others_cores") or 0.0) > CONTAMINATED_CORES})
     return pd.DataFrame(rows)
 
 

@@ -26,7 +26,9 @@ from vaebench.models.vae import VAE, VAEConfig
 
 __all__ = ["TrainConfig", "CheckpointError", "cache_dir", "train", "load_or_train", "load_checkpoint"]
 
-CHECKPOINT_FORMAT = 1
+# 2: the payload carries the sha256 of its weights (torch's loader does not check the zip's CRCs, so
+# flipped bytes inside tensor data would otherwise load silently).
+CHECKPOINT_FORMAT = 2
 
 
 class CheckpointError(RuntimeError):
@@ -123,8 +125,10 @@ def train(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    label: str | None = None,
 ) -> tuple[VAE, list[dict[str, float]]]:
-    """Train a VAE with Adam; keep the parameters with the best validation ELBO.
+    """Train a VAE with Adam; keep the parameters with the best validation ELBO (``label`` names the
+    model in progress lines).
 
     Returns the trained model (float32, on ``device``) and the per-epoch history
     (train objective, validation ELBO, seconds).
@@ -137,10 +141,11 @@ def train(
     train_x, valid_x = train_x.to(device), valid_x.to(device)
     best, best_state, stale, history = -math.inf, copy.deepcopy(model.state_dict()), 0, []
     bar = None
+    label = label or f"{config.data} {config.architecture.data_dim}-{config.architecture.latent_dim}"
     if progress and sys.stderr.isatty():  # a bar on a terminal; one line per epoch otherwise
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.epochs, desc=f"train {config.data}", unit="epoch")
+        bar = tqdm(total=config.epochs, desc=f"train {label}", unit="epoch")
     for epoch in range(config.epochs):
         start, total = time.perf_counter(), 0.0
         model.train()
@@ -158,8 +163,8 @@ def train(
             bar.set_postfix(train=f"{history[-1]['train_objective']:.2f}", valid=f"{valid:.2f}")
             bar.update(1)
         elif progress:
-            print(f"[train] epoch {epoch + 1}/{config.epochs}: objective {history[-1]['train_objective']:.3f}, "
-                  f"valid ELBO {valid:.3f}", file=sys.stderr, flush=True)
+            print(f"[train {label}] epoch {epoch + 1}/{config.epochs}: objective "
+                  f"{history[-1]['train_objective']:.3f}, valid ELBO {valid:.3f}", file=sys.stderr, flush=True)
         if valid > best:
             best, best_state, stale = valid, copy.deepcopy(model.state_dict()), 0
         else:
@@ -184,9 +189,20 @@ def _save(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict: every tensor's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def load_checkpoint(path: str | os.PathLike, expected: TrainConfig | None = None,
                     device: str | torch.device = "cpu") -> tuple[VAE, dict[str, Any]]:
-    """Load a checkpoint safely (``weights_only=True``); check it against ``expected``."""
+    """Load a checkpoint safely (``weights_only=True``, so nothing is unpickled), verify the sha256 of its
+    weights and that they are finite, and check it against ``expected``."""
     path = Path(path)
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
@@ -195,6 +211,16 @@ def load_checkpoint(path: str | os.PathLike, expected: TrainConfig | None = None
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
                               "delete it to train again") from None
+    digest = payload.get("state_sha256") if isinstance(payload, dict) else None
+    if digest is None:
+        raise CheckpointError(f"checkpoint {path} carries no checksum (written by an older vaebench); delete it to "
+                              "train again")
+    if state_digest(state) != digest:
+        raise CheckpointError(f"checkpoint {path} is damaged: its weights do not match their sha256; delete it to "
+                              "train again")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"checkpoint {path} holds non-finite weights in {bad}; delete it to train again")
     if expected is not None and config != expected:
         raise CheckpointError(f"checkpoint {path} was trained with {config} but {expected} was asked for; "
                               "delete it to train again")
@@ -226,8 +252,12 @@ def load_or_train(
     if path.exists():
         model, payload = load_checkpoint(path, config, device)
         return model, path, payload
+    if progress:
+        print(f"[train] {config.data} (latent {config.architecture.latent_dim}): no checkpoint in {path.parent}, training "
+              f"(cache empty); later runs load it", file=sys.stderr, flush=True)
     model, history = train(config, train_x, valid_x, device=device, progress=progress)
-    payload = {"format": CHECKPOINT_FORMAT, "key": key, "config": config.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "history": history}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": CHECKPOINT_FORMAT, "key": key, "config": config.to_dict(), "state_dict": state,
+               "state_sha256": state_digest(state), "history": history}
     _save(path, payload)
     return model, path, payload

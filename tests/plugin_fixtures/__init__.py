@@ -1,0 +1,1 @@
+"""Modules that misbehave at import, standing in for hostile or broken plug-ins."""
