@@ -36,10 +36,10 @@ def _init() -> None:
     torch.set_num_threads(1)
 
 
-def _one(estimator: str, seed: int) -> list[dict]:
+def _one(estimator: str, seed: int, checks: list[str]) -> list[dict]:
     from vaebench.testing import check_estimator
 
-    table = check_estimator(estimator, random_state=seed, checks=STATISTICAL)
+    table = check_estimator(estimator, random_state=seed, checks=checks)
     table["estimator"], table["seed"] = estimator, seed
     return table[["estimator", "seed", "check", "verdict", "statistic", "tests", "seconds"]].to_dict("records")
 
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=["prior", "importance", "elbo"])
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     parser.add_argument("--out", default=str(HERE / "results" / "kit_calibration.csv"))
+    parser.add_argument("--checks", nargs="+", default=STATISTICAL, help="re-measure only these checks")
+    parser.add_argument("--base", help="an earlier CSV whose rows stand for the checks not re-measured here")
     args = parser.parse_args()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,15 +83,19 @@ def main() -> None:
     todo = [(e, s) for s in range(args.seeds) for e in args.estimators if (e, s) not in finished]
     start = time.time()
     with ProcessPoolExecutor(args.workers, initializer=_init) as pool:
-        futures = [pool.submit(_one, e, s) for e, s in todo]
+        futures = [pool.submit(_one, e, s, args.checks) for e, s in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             frame = pd.DataFrame(fut.result())
             frame.to_csv(out, mode="a", header=not out.exists() or out.stat().st_size == 0, index=False)
             if i % 10 == 0 or i == len(futures):
                 print(f"{i}/{len(futures)} runs in {time.time() - start:.0f} s", flush=True)
     rows = pd.read_csv(out)
+    if args.base:
+        base = pd.read_csv(args.base)
+        rows = pd.concat([base[~base["check"].isin(args.checks)], rows], ignore_index=True)
+        rows.to_csv(out.with_name(out.stem + "_merged.csv"), index=False)
     table = summarise(rows)
-    md = out.with_suffix(".md")
+    md = HERE / "results" / "kit_calibration.md" if args.base else out.with_suffix(".md")
     md.write_text(f"# Measured false-alarm rates of the kit's statistical checks\n\n"
                   f"`python -m benchmarks.kit_calibration --seeds {args.seeds}`: correct built-ins, "
                   f"{rows['seed'].nunique()} seeds each.\n\n" + table.to_markdown(index=False, floatfmt=".3g") + "\n")

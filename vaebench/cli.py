@@ -11,7 +11,6 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
 
 from vaebench.base import EstimatorTags
 from vaebench.models import ENCODER_FAMILIES, available_models

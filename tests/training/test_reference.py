@@ -38,3 +38,16 @@ def test_cli_reference(tmp_path, capsys):
     table, header = read_reference(out)
     assert len(table) == 5 and header["command"] == "vaebench " + " ".join(args) and "checkpoint" in header
     assert "mean log p(x)" in capsys.readouterr().out
+
+
+def test_untrustworthy_rows_are_counted_in_the_header(tmp_path):
+    import pandas as pd
+
+    from vaebench.training.reference import untrustworthy
+
+    table = pd.DataFrame({"index": [0, 1, 2, 3], "log_px": [-1.0, -2.0, -3.0, -4.0], "stderr": [0.1] * 4,
+                          "ess": [500.0, 3.0, 200.0, 50.0], "khat": [0.2, 0.3, 0.9, 0.5]})
+    assert untrustworthy(table).tolist() == [False, True, True, False]
+    path = write_reference(tmp_path / "ref.csv", table, command="test", untrustworthy_rows="2 of 4")
+    _, header = read_reference(path)
+    assert header["untrustworthy_rows"] == "2 of 4"

@@ -12,6 +12,7 @@ import hashlib
 import math
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -20,11 +21,19 @@ from vaebench.testing.problems import Problem, ProposalTruth, replicate
 from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
 from vaebench.testing.stats import N_SIGMA, two_sided_p
 
-__all__ = ["generator", "run", "errors", "ZTests", "passed", "supports", "light", "ULP_FLOOR"]
+__all__ = ["generator", "run", "errors", "ZTests", "passed", "supports", "light", "ULP_FLOOR", "z_from_p"]
 
 # Absolute floor of a standard error, in units of float64 rounding of |log p| + 1: an exact
 # (zero-variance) estimator differs from the truth by a few ulps, which must not read as z = 20.
 ULP_FLOOR = 64 * torch.finfo(torch.float64).eps
+
+
+def z_from_p(p_values: Tensor) -> Tensor:
+    """|z| of a standard normal with the same two-sided tail probability (capped at 40)."""
+    from scipy import stats
+
+    p = torch.as_tensor(p_values, dtype=torch.float64).clamp(min=1e-300, max=1.0).cpu().numpy()
+    return torch.as_tensor(stats.norm.isf(p / 2)).clamp(max=40.0)
 
 
 def generator(random_state: int | None, *keys: Any) -> torch.Generator:
@@ -92,6 +101,22 @@ class ZTests:
         if one_sided:
             z = z.clamp_min(0)
         self.add_z(z, describe)
+
+    def add_p(self, p_values: Tensor, signs: Tensor, describe: Callable[[int, float], str]) -> None:
+        """Tests given by exact two-sided p-values (χ², F, t, Levene): each is turned into the normal z with
+        the same two-sided tail, so every test of the kit fails at the same false-alarm rate."""
+        self.add_z(z_from_p(p_values) * torch.sign(signs.double()).where(signs != 0, torch.ones(())), describe)
+
+    def add_variance_ratio(self, sample_var: Tensor, n: int, expected_var: Tensor,
+                           describe: Callable[[int, float], str]) -> None:
+        """(n − 1) s² / σ² ~ χ²_{n−1} for n normal samples with known variance σ²: an exact test where the
+        samples are close to normal (estimates at large K), unlike a z from the sample's own 4th moment."""
+        from scipy import stats
+
+        stat = ((n - 1) * sample_var / expected_var).double().cpu().numpy()
+        lower, upper = stats.chi2.cdf(stat, n - 1), stats.chi2.sf(stat, n - 1)
+        p = torch.as_tensor(2 * np.minimum(lower, upper)).clamp(max=1.0)
+        self.add_p(p, torch.as_tensor(upper - lower).neg(), describe)
 
     def add_z(self, z: Tensor, describe: Callable[[int, float], str]) -> None:
         z = z.flatten()
