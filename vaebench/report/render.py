@@ -54,6 +54,7 @@ def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
                 rmse += f" (theory {at['theory_rmse']:.3g})"
             elif np.isinf(at.get("chi2_mean", np.nan)):
                 rmse += " (χ² = ∞: no √K rate)"
+            rmse += f"; per point median {at['rmse_point_median']:.3g}, 90th percentile {at['rmse_point_p90']:.3g}"
             parts.append(rmse)
             bias = f"bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
             if np.isfinite(at["theory_bias"]):
@@ -123,7 +124,8 @@ def _problem_lines(failed: list[dict], cells: pd.DataFrame) -> list[str]:
 
 
 _TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias", "bias_se", "theory_bias", "std",
-                  "theory_std", "rmse", "rmse_lo", "rmse_hi", "ess_over_k", "khat_mean", "samples_per_s", "peak_mib"]
+                  "theory_std", "rmse", "rmse_lo", "rmse_hi", "rmse_point_median", "rmse_point_p90", "ess_over_k",
+                  "khat_mean", "samples_per_s", "peak_mib"]
 
 
 def render_report(path: str | Path, out: str | Path | None = None, also: list[str | Path] = ()) -> Path:
