@@ -97,7 +97,8 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
     (cells / ".leftover.json.abc.tmp").write_text("{")  # a temporary file from an interrupted write
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in kept}
 
-    with pytest.warns(UserWarning, match="is damaged .*its cell will be redone"):
+    with pytest.warns(UserWarning, match="stale lock"), \
+            pytest.warns(UserWarning, match="is damaged .*its cell will be redone"):
         store = run_sweep(config, out / "results", quiet=True)
     after = sorted(cells.glob("*.json"))
     assert len(after) == total and not list(cells.glob(".*.tmp"))
