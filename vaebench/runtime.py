@@ -47,6 +47,21 @@ def _busy_jiffies() -> int | None:
     return sum(values[:8]) - idle
 
 
+def _run_delay_seconds() -> float | None:
+    """Time this process's threads have spent runnable but waiting for a core (``/proc/self/task/*/schedstat``,
+    nanosecond resolution): the direct cost of contention, measurable over regions of any length."""
+    import glob
+
+    total = 0
+    try:
+        for path in glob.glob("/proc/self/task/*/schedstat"):
+            with open(path) as f:
+                total += int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9 if total or glob.glob("/proc/self/task/*/schedstat") else None
+
+
 def _own_cpu_seconds() -> float:
     import resource
 
@@ -61,7 +76,9 @@ class Contention:
     ``others`` is in cores (1.0: one core was fully taken by someone else on average), read from
     /proc/stat minus this process's own CPU time; None where /proc/stat is not readable or the
     region lasted under `MIN_SECONDS` (the kernel counts CPU time in 10 ms ticks). ``load`` is the
-    1-minute load average minus this process's one runnable thread, recorded always. On a 2-core machine a
+    1-minute load average minus this process's one runnable thread, recorded always. ``waited`` is
+    the time this process's threads spent runnable but without a core, in cores, from the kernel's
+    per-thread scheduler statistics: precise for regions of any length. On a 2-core machine a
     torch parallel region waits for its slowest thread, so even 0.2 cores of contention can make
     a timing many times slower: `CONTAMINATED_CORES` marks a timing as untrustworthy.
     """
@@ -74,6 +91,7 @@ class Contention:
         import time
 
         self._ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._delay = _run_delay_seconds()
         self._busy, self._own, self._wall = _busy_jiffies(), _own_cpu_seconds(), time.perf_counter()
         return self
 
@@ -88,12 +106,17 @@ class Contention:
             others = (busy - self._busy) / self._ticks - (_own_cpu_seconds() - self._own)
             self.others = max(0.0, others / wall)
         self.load = max(0.0, os.getloadavg()[0] - 1) if hasattr(os, "getloadavg") else None
+        delay = _run_delay_seconds()
+        self.waited: float | None = None
+        if delay is not None and self._delay is not None and wall > 0:
+            self.waited = max(0.0, delay - self._delay) / wall
 
     @property
     def contaminated(self) -> bool:
-        """Other processes took more than `CONTAMINATED_CORES` of CPU while the region ran (False where
-        that could not be measured: the load average also counts this process's own threads)."""
-        return self.others is not None and self.others > self.CONTAMINATED_CORES
+        """Other processes took more than `CONTAMINATED_CORES` of CPU while the region ran, or this
+        process's threads waited that long for a core (the load average is not used: it also counts
+        this process's own threads)."""
+        return any(v is not None and v > self.CONTAMINATED_CORES for v in (self.others, self.waited))
 
 
 def choose_threads(probe_seconds: float = 0.3) -> tuple[int, float | None]:

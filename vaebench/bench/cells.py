@@ -203,8 +203,8 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
                 estimate()
                 repeats.append(time.perf_counter() - start)
         record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
-                            "others_cores": contention.others, "load": contention.load,
-                            "contaminated": contention.contaminated}
+                            "others_cores": contention.others, "waited_cores": contention.waited,
+                            "load": contention.load, "contaminated": contention.contaminated}
         try:
             record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
         except NotImplementedError:

@@ -110,7 +110,7 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
     colors = _colors(list(cost["estimator"].unique()))
     styles = {d: s for d, s in zip(sorted(cost["device"].unique()), ["-", "--", ":", "-."])}
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.3 * len(models)), squeeze=False)
+        fig, axes = plt.subplots(len(models), 2, figsize=(13, 3.3 * len(models)), squeeze=False)
         for row, model in enumerate(models):
             sub = cost[cost["model"] == model]
             for (est, device, dtype), g in sub.groupby(["estimator", "device", "dtype"]):
@@ -126,7 +126,8 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
                 ax.set_xlabel("K (samples per data point)")
-            axes[row, 0].legend()
+            # outside the data: with several devices and dtypes the legend would cover the curves
+            axes[row, 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
         fig.tight_layout()
         save_figure(fig, path)
         plt.close(fig)

@@ -117,7 +117,9 @@ def _problem_lines(failed: list[dict], cells: pd.DataFrame) -> list[str]:
         for (model, device), g in bad.groupby(["model", "device"], sort=False):
             total = ((timed["model"] == model) & (timed["device"] == device)).sum()
             used = g["others_cores"].max()
-            why = f"other processes used up to {used:.2f} cores" if np.isfinite(used) else "the load average was high"
+            waited = g["waited_cores"].max() if "waited_cores" in g else np.nan
+            why = (f"other processes used up to {used:.2f} cores" if np.isfinite(used) else
+                   f"its threads waited up to {waited:.2f} cores' worth for a CPU")
             lines.append(f"{model} on {device}: {len(g)} of {total} timings contaminated ({why} while they ran): "
                          "their throughput is unreliable")
     return lines

@@ -60,10 +60,12 @@ def cells_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         rows.append({**rec["cell"], "seconds": rec["seconds"], "median_seconds": timing.get("median"),
                      "peak_bytes": rec.get("peak_bytes"), "num_points": len(rec["log_px"]),
                      "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"],
-                     "others_cores": timing.get("others_cores"),
-                     # judged here from the measured CPU time of other processes (not the load average,
-                     # which counts a multi-threaded run's own threads on a many-core machine)
-                     "contaminated": (timing.get("others_cores") or 0.0) > CONTAMINATED_CORES})
+                     "others_cores": timing.get("others_cores"), "waited_cores": timing.get("waited_cores"),
+                     # judged here from the measured CPU time of other processes and the time this
+                     # process waited for a core (not the load average, which counts a multi-threaded
+                     # run's own threads on a many-core machine)
+                     "contaminated": max(timing.get("others_cores") or 0.0,
+                                         timing.get("waited_cores") or 0.0) > CONTAMINATED_CORES})
     return pd.DataFrame(rows)
 
 
