@@ -287,3 +287,11 @@ def test_float32_is_exact_at_large_k_and_large_log_p(name):
                               chunk_size=8, keep_log_weights=False)
     assert est.log_px.dtype == torch.float32
     assert (est.log_px.double() - (prob.log_px - 3.0e4)).abs().max() < 1e-2
+
+
+@pytest.mark.parametrize("name", ["prior", "importance", "elbo"])
+def test_weights_that_cannot_fit_are_refused_before_any_work(small_model, name):
+    # Issue 11: K = 10^9 at B = 1 grew memory until it failed; now it refuses at once, naming the fix.
+    x = small_model.sample(1, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="pass keep_log_weights=False"):
+        get_estimator(name)(small_model, x, 10**12)

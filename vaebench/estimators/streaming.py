@@ -152,6 +152,13 @@ def available_bytes(device: torch.device) -> int | None:
 
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
+    try:  # MemAvailable counts reclaimable page cache, which free pages alone do not
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
