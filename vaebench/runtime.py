@@ -52,14 +52,17 @@ def _run_delay_seconds() -> float | None:
     nanosecond resolution): the direct cost of contention, measurable over regions of any length."""
     import glob
 
+    paths = glob.glob("/proc/self/task/*/schedstat")
+    if not paths:
+        return None
     total = 0
     try:
-        for path in glob.glob("/proc/self/task/*/schedstat"):
+        for path in paths:
             with open(path) as f:
                 total += int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return total / 1e9 if total or glob.glob("/proc/self/task/*/schedstat") else None
+    return total / 1e9
 
 
 def _own_cpu_seconds() -> float:

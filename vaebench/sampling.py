@@ -38,14 +38,9 @@ def resolve_generator(generator: torch.Generator | None, device: torch.device) -
 
 def sample(dist: Distribution, sample_shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
     """Draw ``sample_shape + dist.batch_shape + dist.event_shape`` samples using ``generator``."""
-    shape = torch.Size(sample_shape) + dist.batch_shape + dist.event_shape
     base, _ = _unwrap_independent(dist)
-    if isinstance(base, Normal):
-        eps = torch.randn(shape, generator=generator, dtype=base.loc.dtype, device=base.loc.device)
-        return torch.addcmul(base.loc, base.scale, eps)  # one pass over [K, B, d], not two
-    if isinstance(base, MultivariateNormal):
-        eps = torch.randn(shape, generator=generator, dtype=base.loc.dtype, device=base.loc.device)
-        return base.loc + (base._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+    if isinstance(base, (Normal, MultivariateNormal)):
+        return _reparameterise(dist, base, sample_shape, generator)[0]
     with torch.random.fork_rng(devices=[generator.device] if generator.device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(_SEED_BOUND, (1,), generator=generator, device=generator.device)))
         return dist.sample(torch.Size(sample_shape))
@@ -61,24 +56,28 @@ def sample_with_log_prob(dist: Distribution, sample_shape: tuple[int, ...],
     sides, which on CUDA falls off a cliff past ~10⁵ of them). Other families use ``log_prob``.
     Checked against `torch.distributions` and scipy in tests/test_sampling.py.
     """
-    shape = torch.Size(sample_shape) + dist.batch_shape + dist.event_shape
     base, _ = _unwrap_independent(dist)
-    if isinstance(base, (Normal, MultivariateNormal)) and dist.event_shape.numel() > 0 and len(dist.event_shape) == 1:
-        loc = base.loc
-        eps = torch.randn(shape, generator=generator, dtype=loc.dtype, device=loc.device)
-        d = dist.event_shape[0]
-        if isinstance(base, Normal) and isinstance(dist, Independent):
-            z = torch.addcmul(loc, base.scale, eps)
+    vector = len(dist.event_shape) == 1 and dist.event_shape.numel() > 0
+    if vector and (isinstance(base, MultivariateNormal) or (isinstance(base, Normal) and isinstance(dist, Independent))):
+        z, eps = _reparameterise(dist, base, sample_shape, generator)
+        if isinstance(base, Normal):
             log_det = torch.log(base.scale).expand(dist.batch_shape + dist.event_shape).sum(-1)
-        elif isinstance(base, MultivariateNormal):
+        else:
             tril = base._unbroadcasted_scale_tril
-            z = loc + (tril @ eps.unsqueeze(-1)).squeeze(-1)
             log_det = torch.log(torch.diagonal(tril, dim1=-2, dim2=-1)).sum(-1).expand(dist.batch_shape)
-        else:  # a Normal over a vector without Independent: not a density over z in vaebench's sense
-            return _fallback(dist, sample_shape, generator)
-        log_q = -0.5 * (eps * eps).sum(-1) - log_det - 0.5 * d * math.log(2 * math.pi)
+        log_q = -0.5 * (eps * eps).sum(-1) - log_det - 0.5 * dist.event_shape[0] * math.log(2 * math.pi)
         return z, log_q
     return _fallback(dist, sample_shape, generator)
+
+
+def _reparameterise(dist: Distribution, base: Distribution, sample_shape: tuple[int, ...],
+                    generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """z = μ + L ε for a Normal or MultivariateNormal ``base`` of ``dist``, and the noise ε."""
+    shape = torch.Size(sample_shape) + dist.batch_shape + dist.event_shape
+    eps = torch.randn(shape, generator=generator, dtype=base.loc.dtype, device=base.loc.device)
+    if isinstance(base, Normal):
+        return torch.addcmul(base.loc, base.scale, eps), eps  # one pass over [K, B, d], not two
+    return base.loc + (base._unbroadcasted_scale_tril @ eps.unsqueeze(-1)).squeeze(-1), eps
 
 
 def _fallback(dist: Distribution, sample_shape: tuple[int, ...], generator: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -14,7 +14,6 @@ from vaebench.estimators.streaming import (
     KEEP_LOG_WEIGHTS,
     PROPOSAL,
     WeightKeeper,
-    check_weights_fit,
     log_weight_chunks,
     model_proposal,
 )
@@ -72,11 +71,9 @@ def estimate(
     Kingma, D. P., & Welling, M. (2014). Auto-encoding variational Bayes. ICLR.
     """
     q = model_proposal(model, x, proposal)
-    if keep_log_weights and not analytic_kl:
-        check_weights_fit(num_samples, x.shape[0], x.dtype, x.device)
     moments = StreamingMoments()
     if not analytic_kl:
-        kept = WeightKeeper(num_samples, keep_log_weights)
+        kept = WeightKeeper(num_samples, keep_log_weights, like=x)
         for log_w in log_weight_chunks(model, x, num_samples, proposal=q, generator=generator, chunk_size=chunk_size):
             moments.update(log_w)
             kept.add(log_w)

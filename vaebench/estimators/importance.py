@@ -13,7 +13,6 @@ from vaebench.estimators.streaming import (
     CHUNK_SIZE,
     KEEP_LOG_WEIGHTS,
     PROPOSAL,
-    check_weights_fit,
     importance_estimate,
     log_weight_chunks,
     model_proposal,
@@ -66,10 +65,8 @@ def estimate(
     Burda, Y., Grosse, R., & Salakhutdinov, R. (2016). Importance weighted autoencoders. ICLR.
     """
     q = model_proposal(model, x, proposal)
-    if keep_log_weights:
-        check_weights_fit(num_samples, x.shape[0], x.dtype, x.device)
     chunks = log_weight_chunks(model, x, num_samples, proposal=q, generator=generator, chunk_size=chunk_size)
-    return importance_estimate(chunks, num_samples, keep_log_weights)
+    return importance_estimate(chunks, num_samples, keep_log_weights, like=x)
 
 
 SPEC = EstimatorSpec(

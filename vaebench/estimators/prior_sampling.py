@@ -11,7 +11,6 @@ from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
 from vaebench.estimators.streaming import (
     CHUNK_SIZE,
     KEEP_LOG_WEIGHTS,
-    check_weights_fit,
     importance_estimate,
     log_weight_chunks,
 )
@@ -54,10 +53,8 @@ def estimate(
     Wu, Y., Burda, Y., Salakhutdinov, R., & Grosse, R. (2017). On the quantitative analysis of
     decoder-based generative models. ICLR.
     """
-    if keep_log_weights:
-        check_weights_fit(num_samples, x.shape[0], x.dtype, x.device)
     chunks = log_weight_chunks(model, x, num_samples, proposal=None, generator=generator, chunk_size=chunk_size)
-    return importance_estimate(chunks, num_samples, keep_log_weights)
+    return importance_estimate(chunks, num_samples, keep_log_weights, like=x)
 
 
 SPEC = EstimatorSpec(

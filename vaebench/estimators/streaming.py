@@ -182,10 +182,13 @@ class WeightKeeper:
     them, avoids holding the weights twice and fragmenting the heap between chunk temporaries.
     """
 
-    def __init__(self, num_samples: int, keep: bool) -> None:
+    def __init__(self, num_samples: int, keep: bool, like: Tensor | None = None) -> None:
+        """``like``: the data x; when given, weights that cannot fit in memory are refused at once."""
         self.num_samples, self.keep = num_samples, keep
         self._buffer: Tensor | None = None
         self._filled = 0
+        if keep and like is not None:
+            check_weights_fit(num_samples, like.shape[0], like.dtype, like.device)
 
     def add(self, log_w: Tensor) -> None:
         if not self.keep:
@@ -199,13 +202,16 @@ class WeightKeeper:
         return self._buffer
 
 
-def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_weights: bool) -> Estimate:
+def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_weights: bool,
+                        like: Tensor | None = None) -> Estimate:
     """Reduce a stream of log weights to log p̂ = log mean w, with ESS and delta-method SE.
 
     The reduction runs in float64; the results are returned in the dtype of the log weights.
+    With ``like`` (the data x), kept weights that cannot fit in memory are refused before the
+    (lazy) stream does any work.
     """
     acc = StreamingLogMeanExp()
-    kept = WeightKeeper(num_samples, keep_log_weights)
+    kept = WeightKeeper(num_samples, keep_log_weights, like)
     dtype = None
     for log_w in chunks:
         dtype = log_w.dtype

@@ -137,8 +137,11 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     out = Path(out) if out is not None else (Path(path) if results_dir_of(path) != Path(path) else Path(path).parent)
     out.mkdir(parents=True, exist_ok=True)
     stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
-    records = [r for s in stores for r in s.records()]
-    failed = [r for s in stores for r in s.records(failed=True)]
+    records, failed = [], []
+    for s in stores:  # one pass over each directory's files
+        finished, failures = s.records_and_failures()
+        records += finished
+        failed += failures
     points, cells = points_table(records), cells_table(records)
     summary = summarize(points, cells, seed=store.config['seed'])
     verdict = verdicts(summary, _tags(records))

@@ -166,13 +166,18 @@ class ResultStore:
     def records(self, failed: bool = False) -> Iterator[dict[str, Any]]:
         """Every stored cell record (validated), with its model's ``theory`` merged back in; the
         records of failed cells instead with ``failed=True``."""
+        finished, failures = self.records_and_failures()
+        yield from (failures if failed else finished)
+
+    def records_and_failures(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The finished and the failed cells' records, from one pass over the files."""
         theories: dict[str, Any] = {}
+        finished, failures = [], []
         for path in sorted(self.cells_dir.glob("*.json")):
             record = validate_record(json.loads(path.read_text()), str(path))
-            if (record.get("error") is not None) != failed:
-                continue
             model = record["cell"]["model"]
             if model not in theories:
                 theories[model] = json.loads((self.models_dir / f"{model}.json").read_text())
             record["theory"] = theories[model]
-            yield record
+            (failures if record.get("error") is not None else finished).append(record)
+        return finished, failures

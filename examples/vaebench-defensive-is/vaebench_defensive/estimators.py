@@ -55,7 +55,7 @@ def estimate(
     if not 0.0 <= mixture_weight < 1.0:
         raise ValueError(f"mixture_weight must be in [0, 1), got {mixture_weight}")
     chunks = _log_weights(model, x, num_samples, generator, mixture_weight, chunk_size)
-    return importance_estimate(chunks, num_samples, keep_log_weights)
+    return importance_estimate(chunks, num_samples, keep_log_weights, like=x)
 
 
 SPEC = EstimatorSpec(
