@@ -47,8 +47,10 @@ def test_affine_prior_truth_matches_2d_quadrature_of_its_own_likelihood():
 
 
 def test_logistic_elbo_and_chi_square_match_monte_carlo():
+    # 5σ z-tests against Monte Carlo SEs (sample SD / √n), fixed seed; false alarm ≈ 6 × 5.7e-7.
     prob = problem("1d-logistic")
     q = prob.model.proposal(prob.x)
+    torch.manual_seed(0)  # StudentT draws from the global stream
     z = q.sample((400_000,))
     log_w = prob.model.log_likelihood(prob.x, z) + prob.model.prior.log_prob(z) - q.log_prob(z)
     n = log_w.shape[0]
