@@ -15,7 +15,16 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from vaebench import Estimate, EstimatorSpec, EstimatorTags, Option
-from vaebench.estimators.streaming import CHUNK_SIZE, KEEP_LOG_WEIGHTS, PROPOSAL, log_weight_chunks, model_proposal
+from vaebench.estimators import annealing
+from vaebench.estimators.reverse_ais import POSTERIOR_SAMPLES
+from vaebench.estimators.streaming import (
+    CHUNK_SIZE,
+    KEEP_LOG_WEIGHTS,
+    PROPOSAL,
+    importance_estimate,
+    log_weight_chunks,
+    model_proposal,
+)
 from vaebench.ops import effective_sample_size, log_mean_exp
 from vaebench.sampling import resolve_generator, sample
 
@@ -265,6 +274,58 @@ def weights_not_aggregated(model, x, k, *, generator=None):
     return Estimate(log_mean_exp(lik + model.prior.log_prob(z) - q.log_prob(z)), log_weights=lik)
 
 
+# ----------------------------------------------------------------------------- annealing bugs
+AIS_TAGS = EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, needs_grad=True,
+                         bounded_memory=True)
+REVERSE_TAGS = EstimatorTags(upper_bound=True, needs_proposal=True, needs_grad=True, needs_exact_posterior=True,
+                             bounded_memory=True)
+
+
+def _annealing(model, x, transition=annealing.hmc_transition):
+    return annealing.make_annealing(model, x, num_steps=4, schedule_kind="sigmoid", leapfrog_steps=2, step_size=None,
+                                    init=None, proposal=None, chunk_size=None, transition=transition)
+
+
+def _leapfrog_without_metropolis(path, state, beta, step_size, leapfrog_steps, generator):
+    eps = step_size.to(state.z.dtype).unsqueeze(-1)
+    p = torch.randn(state.z.shape, generator=generator, dtype=state.z.dtype, device=state.z.device)
+    p = p + 0.5 * eps * state.grad(beta)
+    new = state
+    for step in range(leapfrog_steps):
+        new = path.evaluate(new.z + eps * p)
+        p = p + (eps if step < leapfrog_steps - 1 else 0.5 * eps) * new.grad(beta)
+    return new, torch.full_like(new.a, annealing.TARGET_ACCEPTANCE)
+
+
+def ais_without_metropolis(model, x, k, *, generator=None):
+    chains = annealing.forward_log_weights(_annealing(model, x, _leapfrog_without_metropolis), k, generator)
+    return importance_estimate(chains, k, True)
+
+
+def ais_increment_after_transition(model, x, k, *, generator=None):
+    ann = _annealing(model, x)
+    g, sizes = annealing._prepare(ann, generator)
+    z, _ = annealing._draw_initial(ann.path, k, g)
+    state, log_w = ann.path.evaluate(z), 0.0
+    betas = ann.betas.tolist()
+    for t in range(1, len(betas)):
+        if t < len(betas) - 1:
+            state, _ = ann.transition(ann.path, state, betas[t], sizes[t - 1], ann.leapfrog_steps, g)
+        log_w = log_w + (betas[t] - betas[t - 1]) * state.h  # H after the move, not before it
+    return Estimate(log_mean_exp(log_w), log_weights=log_w)
+
+
+def reverse_ais_from_the_encoder(model, x, k, *, generator=None, posterior_samples=None):
+    ann = _annealing(model, x)
+    start = sample(ann.path.q0, (k,), resolve_generator(generator, x.device))  # ignores the exact samples
+    from vaebench.ops import StreamingLogMeanExp
+
+    acc = StreamingLogMeanExp()
+    for log_w in annealing.reverse_log_weights(ann, start, k, generator):
+        acc.update(log_w)
+    return Estimate(-acc.log_mean().to(x.dtype))
+
+
 @dataclass(frozen=True)
 class Bug:
     spec: EstimatorSpec
@@ -316,4 +377,12 @@ ZOO = [
     _bug(uses_the_truth, "check_returns_estimate", "reaches for the model's exact log p(x)", tags=PLAIN_TAGS),
     _bug(weights_not_aggregated, "check_log_weights", "returns weights that log_px does not aggregate",
          tags=PLAIN_TAGS),
+    # Annealing (issue 14).
+    _bug(ais_without_metropolis, "check_unbiased_in_p", "AIS with leapfrog moves but no Metropolis correction",
+         tags=AIS_TAGS),
+    _bug(ais_increment_after_transition, "check_unbiased_in_p",
+         "AIS adds (β_t − β_{t−1}) H at the state after the move instead of before it", tags=AIS_TAGS),
+    _bug(reverse_ais_from_the_encoder, "check_upper_bound",
+         "reverse AIS started from the encoder instead of exact posterior samples", tags=REVERSE_TAGS,
+         options=(POSTERIOR_SAMPLES,)),
 ]

@@ -375,6 +375,11 @@ class EstimatorSpec(DeclaresOptions):
     options : tuple of Option
         The keyword options the estimator accepts (default none). Anything else passed to the
         spec is refused with the list of declared options.
+    kit_options : mapping, optional
+        Declared options the conformance kit passes on every call unless a check sets them itself:
+        a cheap configuration for an expensive estimator (AIS runs the kit at T = 4). The claims
+        must hold for every option value, so testing them at a cheap one is sound; the kit still
+        tries each value in ``Option.values_to_try``. Stored as a tuple of (name, value) pairs.
     """
 
     kind = "estimator"
@@ -383,6 +388,7 @@ class EstimatorSpec(DeclaresOptions):
     tags: EstimatorTags = field(default_factory=EstimatorTags)
     description: str = ""
     options: tuple[Option, ...] = ()
+    kit_options: Any = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -399,6 +405,8 @@ class EstimatorSpec(DeclaresOptions):
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
             raise ValueError(f"EstimatorSpec {self.name!r}: option names must be unique, got {names}")
+        kit = dict(self.kit_options)
+        object.__setattr__(self, "kit_options", tuple(sorted(self.validate_options(kit).items())))
         try:
             params = inspect.signature(self.estimate).parameters
         except (TypeError, ValueError):
@@ -408,6 +416,11 @@ class EstimatorSpec(DeclaresOptions):
         if missing:
             raise TypeError(f"EstimatorSpec {self.name!r} declares options {missing} that its estimate function "
                             "does not accept")
+
+    @property
+    def kit_defaults(self) -> dict[str, Any]:
+        """`kit_options` as a dict."""
+        return dict(self.kit_options)
 
     def __call__(
         self,

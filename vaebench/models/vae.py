@@ -137,6 +137,28 @@ class VAE(nn.Module):
         agree = torch.einsum("kbd,bd->kb", flat, x.to(logits.dtype))
         return (agree - torch.nn.functional.softplus(flat).sum(-1)).reshape(shape[:-1])
 
+    @torch.no_grad()
+    def sample(self, num: int, *, generator: torch.Generator | None = None,
+               return_latents: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Ancestral samples: z ~ N(0, I), x ~ p(x | z); ``[num, D]`` (and z ``[num, d]``).
+
+        The latents are exact posterior samples for the data they generated, which is what reverse
+        AIS (bidirectional Monte Carlo) starts from.
+        """
+        from vaebench.sampling import resolve_generator, sample
+
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise ValueError(f"num must be an integer >= 1, got {num!r}")
+        g = resolve_generator(generator, self.device)
+        z = sample(self.prior, (num,), g)
+        out = self.decoder(z)
+        if self.config.likelihood == "bernoulli":
+            u = torch.rand(out.shape, generator=g, dtype=out.dtype, device=out.device)
+            x = (u < torch.sigmoid(out)).to(out.dtype)
+        else:
+            x = out + torch.exp(self.log_sigma) * torch.randn(out.shape, generator=g, dtype=out.dtype, device=out.device)
+        return (x, z) if return_latents else x
+
     @property
     def dtype(self) -> torch.dtype:
         return self._zero.dtype

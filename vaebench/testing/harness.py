@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from vaebench.base import Estimate, EstimatorSpec
-from vaebench.testing.problems import Problem, ProposalTruth, replicate
+from vaebench.testing.problems import Problem, ProposalTruth, exact_posterior_samples, replicate
 from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
 from vaebench.testing.stats import N_SIGMA, two_sided_p
 
@@ -49,8 +49,22 @@ def supports(spec: EstimatorSpec, option: str) -> bool:
 
 
 def run(spec: EstimatorSpec, model: Any, x: Tensor, k: int, g: torch.Generator, **options: Any) -> Estimate:
-    """One call of the estimator (through the spec, so input and output are validated)."""
-    return spec(model, x.to(getattr(model, "dtype", x.dtype)), k, generator=g, **options)
+    """One call of the estimator (through the spec, so input and output are validated).
+
+    The spec's ``kit_options`` apply unless ``options`` sets them. An estimator that needs exact
+    posterior samples (``needs_exact_posterior``) gets ``posterior_samples=`` ``[K, B, d]``, independent
+    draws on a stream seeded from ``g``, unless given; a model without an exact posterior skips the check.
+    """
+    x = x.to(getattr(model, "dtype", x.dtype))
+    options = {**spec.kit_defaults, **options}
+    if spec.tags.needs_exact_posterior and options.get("posterior_samples") is None and supports(
+            spec, "posterior_samples"):
+        seed = int(torch.randint(2**62, (1,), generator=g))
+        draws = exact_posterior_samples(model, x, k, torch.Generator().manual_seed(seed))
+        if draws is None:
+            raise CheckSkipped(f"{type(model).__name__} offers no exact posterior samples")
+        options["posterior_samples"] = draws
+    return spec(model, x, k, generator=g, **options)
 
 
 def errors(spec: EstimatorSpec, problem: Problem, k: int, replicates: int, g: torch.Generator,

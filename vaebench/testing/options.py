@@ -25,7 +25,7 @@ __all__ = [
     "SPECIAL_OPTIONS",
 ]
 
-SPECIAL_OPTIONS = ("keep_log_weights", "proposal", "chunk_size")
+SPECIAL_OPTIONS = ("keep_log_weights", "proposal", "chunk_size", "posterior_samples")
 
 
 def _require(spec: EstimatorSpec, option: str) -> None:

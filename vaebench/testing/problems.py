@@ -37,7 +37,8 @@ from torch.distributions import Distribution, Independent, Laplace, Multivariate
 from vaebench.models import LinearGaussian
 from vaebench.models.gaussian import gaussian_moments
 
-__all__ = ["ContractModel", "Problem", "reference_problems", "problem", "replicate", "MAX_CHI_SQUARE"]
+__all__ = ["ContractModel", "Problem", "reference_problems", "problem", "replicate", "exact_posterior_samples",
+           "MAX_CHI_SQUARE"]
 
 # Light-tailed points: χ² at most this (and a finite fourth moment of the weights). Chosen from
 # the measured calibration of the z-tests (benchmarks/kit_calibration.py): at χ² ≈ 9 the tails
@@ -131,6 +132,10 @@ class AffinePriorGaussian:
     def proposal(self, x: Tensor) -> Distribution:
         return self.push(self.base.proposal(x))
 
+    def posterior(self, x: Tensor) -> MultivariateNormal:
+        """Exact p(z | x): the base model's posterior over u pushed to z (float64)."""
+        return self.push(self.base.posterior(x))
+
 
 class LogisticModel:
     """z ~ N(μ₀, σ₀²) in one dimension, x_j | z ~ Bernoulli(sigmoid(a_j z + c_j)), j = 1..D.
@@ -180,6 +185,25 @@ class LogisticModel:
         dtype = self.a.dtype
         return Independent(StudentT(self.DF, mode.to(dtype), (1.2 * sd).to(dtype), validate_args=False), 1,
                            validate_args=False)
+
+    def posterior_samples(self, x: Tensor, num: int, generator: torch.Generator) -> Tensor:
+        """Exact draws from p(z | x), ``[num, B, 1]``, by rejection from the prior: p(x | z) <= 1 for
+        Bernoulli data, so accepting z ~ p(z) with probability p(x | z) is exact."""
+        batch = x.shape[0]
+        out = x.new_empty((num, batch, 1))
+        filled = torch.zeros(batch, dtype=torch.long, device=x.device)
+        while bool((filled < num).any()):
+            draws = max(1024, 8 * num)
+            z = self.prior_mean + self.prior_sd * torch.randn((draws, batch, 1), generator=generator, dtype=x.dtype,
+                                                              device=x.device)
+            u = torch.rand((draws, batch), generator=generator, dtype=x.dtype, device=x.device)
+            accept = u.log() < self.log_likelihood(x, z)
+            rank = torch.cumsum(accept.long(), 0) - 1 + filled
+            take = accept & (rank < num)
+            i, b = take.nonzero(as_tuple=True)
+            out[rank[i, b], b] = z[i, b]
+            filled = (filled + accept.long().sum(0)).clamp(max=num)
+        return out
 
     def laplace_proposal(self, x: Tensor) -> Distribution:
         """A Laplace (double-exponential) q at the mode with scale equal to the Laplace sd."""
@@ -414,6 +438,25 @@ def problem(name: str) -> Problem:
         if p.name == name:
             return p
     raise KeyError(f"no reference problem {name!r}; have {[p.name for p in reference_problems()]}")
+
+
+def exact_posterior_samples(model: Any, x: Tensor, num: int, generator: torch.Generator) -> Tensor | None:
+    """Independent exact draws z ~ p(z | x), ``[num, B, d]`` in x's dtype, for estimators that need
+    them (reverse AIS); None where the model offers no exact posterior.
+
+    The kit keeps this out of the estimator's reach: a `ContractModel` exposes only the contract,
+    and the draws come from the model inside it (closed form, or rejection for the logistic model).
+    """
+    from vaebench.base import truth_of
+    from vaebench.sampling import sample
+
+    inner = model._inner if isinstance(model, ContractModel) else model
+    if isinstance(inner, LogisticModel):
+        return inner.posterior_samples(x, num, generator)
+    post = inner.posterior(x) if isinstance(inner, AffinePriorGaussian) else truth_of(inner).posterior(x)
+    if post is None:
+        return None
+    return sample(post, (num,), generator).to(x.dtype)
 
 
 def replicate(x: Tensor, replicates: int) -> Tensor:

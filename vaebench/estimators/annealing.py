@@ -1,0 +1,394 @@
+"""Annealed importance sampling: the path, the HMC kernel, the step-size pilot and the chain loops.
+
+Shared by `ais` (forward chains, a stochastic lower bound) and `reverse_ais` (chains started at
+exact posterior samples, a stochastic upper bound); public so that a plug-in can anneal with a
+kernel of its own (``transition=``).
+
+The path between the initial distribution q0 (the encoder q(z|x), or the prior) and the
+posterior is geometric,
+
+    log f_β(z) = A(z) + β H(z),   A = log q0(z),   H = log p(x, z) − log q0(z),
+
+for 0 = β_0 < β_1 < … < β_T = 1. A forward chain starts at z_0 ~ q0, adds (β_t − β_{t−1}) H(z_{t−1})
+to its log weight and moves z_{t−1} → z_t with a kernel that leaves f_{β_t} invariant (no move after
+the last increment), so E[w] = p(x) for every T (Neal, 2001). With T = 1 this is importance sampling
+with q0. A reverse chain starts at an exact posterior sample z_T, adds −(β_t − β_{t−1}) H(z_t) and
+moves with the same kernels in reverse order, so E[w_rev] = 1/p(x) and −log mean w_rev is a
+stochastic upper bound on log p(x) (Grosse, Ghahramani & Adams, 2015).
+
+The kernel is Hamiltonian Monte Carlo with L leapfrog steps and a Metropolis correction; its
+gradients come from autograd through ``prior.log_prob`` and ``log_likelihood`` alone, so any model
+of the `LatentModel` contract works. A transition costs L gradient evaluations: the gradient and
+log density at the end of one transition are reused at the start of the next.
+
+Step sizes are one per data point and temperature. By default they come from a *pilot*: a few
+forward chains (`PILOT_CHAINS`) on a random stream of their own adapt a per-point step size
+towards an acceptance rate of `TARGET_ACCEPTANCE` as β rises, and the step size used at each
+temperature is then frozen for the real chains. The real chains' kernels thus depend only on the
+pilot's randomness, never on their own states, and each is a valid AIS chain given the schedule:
+the weights stay unbiased (adapting on the chains themselves, as eval_gen does, would not).
+
+References
+----------
+Neal, R. M. (2001). Annealed importance sampling. Statistics and Computing, 11(2), 125-139.
+Grosse, R. B., Ghahramani, Z., & Adams, R. P. (2015). Sandwiching the marginal likelihood using
+bidirectional Monte Carlo. arXiv:1511.02543.
+Wu, Y., Burda, Y., Salakhutdinov, R., & Grosse, R. (2017). On the quantitative analysis of
+decoder-based generative models. ICLR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from vaebench.base import Option
+from vaebench.ops import chunk_sizes
+from vaebench.sampling import resolve_generator, sample, sample_with_log_prob
+
+__all__ = [
+    "NUM_STEPS",
+    "SCHEDULE",
+    "LEAPFROG_STEPS",
+    "STEP_SIZE",
+    "INIT",
+    "PILOT_CHAINS",
+    "TARGET_ACCEPTANCE",
+    "schedule",
+    "Annealing",
+    "make_annealing",
+    "AnnealingPath",
+    "ChainState",
+    "hmc_transition",
+    "pilot_step_sizes",
+    "forward_log_weights",
+    "reverse_log_weights",
+    "initial_distribution",
+    "check_num_steps",
+]
+
+SCHEDULES = ("sigmoid", "linear")
+# The sigmoid schedule of Grosse et al. (2015) and Wu et al. (2017): β̃_t = σ(δ (2t/T − 1)), rescaled
+# to [0, 1]; it spends more temperatures near both ends, where f_β changes fastest.
+SIGMOID_SHARPNESS = 4.0
+PILOT_CHAINS = 4
+TARGET_ACCEPTANCE = 0.65  # the usual HMC optimum (Neal, 2011; Beskos et al., 2013)
+# log ε moves by this times (acceptance − target) after each pilot transition.
+ADAPT_RATE = 1.0
+
+NUM_STEPS = Option("num_steps", int, 100, "T, the number of annealing distributions (T = 1: importance sampling)",
+                   minimum=1, kit_values=(1, 2, 8))
+SCHEDULE = Option("schedule", str, "sigmoid", "the inverse temperatures β_t: 'sigmoid' (Wu et al. 2017) or 'linear'",
+                  choices=SCHEDULES)
+LEAPFROG_STEPS = Option("leapfrog_steps", int, 10, "L, leapfrog steps per HMC transition", minimum=1,
+                        kit_values=(1, 3))
+STEP_SIZE = Option("step_size", float, None,
+                   "HMC step size for every temperature (default: per point and temperature, from a pilot run)",
+                   minimum=1e-12, kit_values=(0.3,))
+INIT = Option("init", str, None,
+              "the initial distribution: 'proposal' (the encoder, default where there is one) or 'prior'",
+              choices=("proposal", "prior"))
+
+
+def check_num_steps(num_steps: Any) -> int:
+    """``num_steps`` as an int >= 1, or a ValueError naming it."""
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1 (T, the number of annealing distributions), "
+                         f"got {num_steps!r}")
+    return num_steps
+
+
+def schedule(num_steps: int, kind: str = "sigmoid") -> Tensor:
+    """Inverse temperatures 0 = β_0 < β_1 < … < β_T = 1, float64 ``[T + 1]``.
+
+    ``"linear"``: β_t = t / T. ``"sigmoid"``: β̃_t = σ(δ (2t/T − 1)) with δ = 4, rescaled so that
+    β_0 = 0 and β_T = 1 (Grosse et al., 2015, §4; Wu et al., 2017).
+    """
+    num_steps = check_num_steps(num_steps)
+    t = torch.arange(num_steps + 1, dtype=torch.float64) / num_steps
+    if kind == "linear":
+        beta = t
+    elif kind == "sigmoid":
+        s = torch.sigmoid(SIGMOID_SHARPNESS * (2 * t - 1))
+        beta = (s - s[0]) / (s[-1] - s[0])
+    else:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {kind!r}")
+    beta[0], beta[-1] = 0.0, 1.0
+    return beta
+
+
+def initial_distribution(model: Any, x: Tensor, init: str | None, proposal: Distribution | None) -> Distribution | None:
+    """q0: the proposal (``proposal=`` or the model's encoder) or None for the prior.
+
+    ``init=None`` picks the proposal where there is one and the prior otherwise.
+    """
+    from vaebench.estimators.streaming import model_proposal
+
+    has_encoder = proposal is not None or callable(getattr(model, "proposal", None))
+    if init is None:
+        init = "proposal" if has_encoder else "prior"
+    if init == "prior":
+        if proposal is not None:
+            raise ValueError("init='prior' starts the chains from the prior, so proposal= would be ignored; "
+                             "pass init='proposal' (or leave init unset) to start from proposal=")
+        return None
+    if init != "proposal":
+        raise ValueError(f"init must be 'proposal' or 'prior', got {init!r}")
+    if not has_encoder:
+        raise ValueError(f"init='proposal' needs an encoder, but {type(model).__name__} has no proposal(x) method; "
+                         "pass init='prior', or proposal= a distribution over z with batch shape [B]")
+    return model_proposal(model, x, proposal)
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """Chains at one point of the path, ``[k, B, …]``: z, A(z), H(z) and their gradients (detached)."""
+
+    z: Tensor
+    a: Tensor
+    h: Tensor
+    grad_a: Tensor
+    grad_h: Tensor
+
+    def log_density(self, beta: float) -> Tensor:
+        """log f_β(z) (unnormalised)."""
+        return self.a + beta * self.h
+
+    def grad(self, beta: float) -> Tensor:
+        """∇_z log f_β(z)."""
+        return self.grad_a + beta * self.grad_h
+
+    def where(self, keep_new: Tensor, new: "ChainState") -> "ChainState":
+        """Per chain: ``new`` where ``keep_new`` (``[k, B]``) is True, else self."""
+        pick = keep_new.unsqueeze(-1)
+        return ChainState(torch.where(pick, new.z, self.z), torch.where(keep_new, new.a, self.a),
+                          torch.where(keep_new, new.h, self.h), torch.where(pick, new.grad_a, self.grad_a),
+                          torch.where(pick, new.grad_h, self.grad_h))
+
+
+class AnnealingPath:
+    """The geometric path log f_β = A + β H from q0 (None: the prior) to p(z | x) for data ``x``.
+
+    `evaluate` gives A, H and their gradients in z by autograd, from the model's ``prior.log_prob``
+    and ``log_likelihood`` (and q0's ``log_prob``): one backward pass through the likelihood.
+    """
+
+    def __init__(self, model: Any, x: Tensor, q0: Distribution | None) -> None:
+        self.model, self.x, self.q0 = model, x, q0
+
+    def weight_terms(self, z: Tensor, log_q0: Tensor | None = None) -> Tensor:
+        """H(z) without gradients, in the order importance sampling adds its terms (so that T = 1
+        reproduces it bit for bit): log p(z) − log q0(z) + log p(x | z), or log p(x | z) from the prior."""
+        log_lik = self.model.log_likelihood(self.x, z)
+        if self.q0 is None:
+            return log_lik
+        if log_q0 is None:
+            log_q0 = self.q0.log_prob(z)
+        return self.model.prior.log_prob(z) - log_q0 + log_lik
+
+    def evaluate(self, z: Tensor) -> ChainState:
+        """A, H and ∇A, ∇H at ``z`` ``[k, B, d]`` (detached)."""
+        with torch.enable_grad():
+            z = z.detach().requires_grad_(True)
+            log_lik = self.model.log_likelihood(self.x, z)
+            if not log_lik.requires_grad:
+                raise ValueError(
+                    f"{type(self.model).__name__}.log_likelihood(x, z) is not differentiable in z (its output "
+                    "carries no autograd graph): AIS moves the chains with HMC, which needs ∇_z log p(x | z); "
+                    "compute it with torch operations on z, or use an estimator without needs_grad")
+            log_prior = self.model.prior.log_prob(z)
+            if self.q0 is None:
+                a, h = log_prior, log_lik
+            else:
+                a = self.q0.log_prob(z)
+                h = log_prior - a + log_lik
+            grad_a = torch.autograd.grad(a.sum(), z, retain_graph=True)[0]
+            grad_h = torch.autograd.grad(h.sum(), z)[0]
+        return ChainState(z.detach(), a.detach(), h.detach(), grad_a, grad_h)
+
+
+Transition = Callable[[AnnealingPath, ChainState, float, Tensor, int, torch.Generator], tuple[ChainState, Tensor]]
+
+
+def hmc_transition(path: AnnealingPath, state: ChainState, beta: float, step_size: Tensor, leapfrog_steps: int,
+                   generator: torch.Generator) -> tuple[ChainState, Tensor]:
+    """One HMC transition leaving f_β invariant: L leapfrog steps of size ``step_size`` (``[B]``,
+    one per data point) with unit mass, then a Metropolis accept/reject.
+
+    Returns the new state and the acceptance probability of each chain ``[k, B]``. A proposal
+    whose energy is NaN or infinite is rejected.
+
+    References
+    ----------
+    Neal, R. M. (2011). MCMC using Hamiltonian dynamics. Handbook of Markov Chain Monte Carlo, ch. 5.
+    """
+    z = state.z
+    eps = step_size.to(z.dtype).unsqueeze(-1)  # [B, 1], broadcast over chains and latent dimensions
+    momentum = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
+    log_u = torch.rand(z.shape[:-1], generator=generator, dtype=z.dtype, device=z.device).log()
+    p = momentum + 0.5 * eps * state.grad(beta)
+    new = state
+    for step in range(leapfrog_steps):
+        new = path.evaluate(new.z + eps * p)
+        p = p + (eps if step < leapfrog_steps - 1 else 0.5 * eps) * new.grad(beta)
+    log_ratio = (new.log_density(beta) - 0.5 * (p * p).sum(-1)) - (state.log_density(beta)
+                                                                    - 0.5 * (momentum * momentum).sum(-1))
+    log_ratio = torch.nan_to_num(log_ratio, nan=-math.inf, posinf=-math.inf)  # inf energy ratio: a diverged step
+    accept = log_u < log_ratio
+    return state.where(accept, new), log_ratio.clamp(max=0.0).exp()
+
+
+def _initial_step_size(path: AnnealingPath) -> Tensor:
+    """Half the geometric-mean standard deviation of q0 per data point (1 where q0 has no stddev)."""
+    dist = path.q0 if path.q0 is not None else path.model.prior
+    batch = path.x.shape[0]
+    try:
+        sd = dist.stddev.double()
+    except (NotImplementedError, AttributeError):
+        return torch.full((batch,), 0.5, dtype=torch.float64, device=path.x.device)
+    sd = sd.reshape(-1, sd.shape[-1]) if sd.dim() > 0 else sd.reshape(1, 1)
+    scale = sd.clamp_min(1e-12).log().mean(-1).exp()
+    return (0.5 * scale).expand(batch).clone() if scale.numel() == 1 else 0.5 * scale
+
+
+def pilot_step_sizes(path: AnnealingPath, betas: Tensor, leapfrog_steps: int, generator: torch.Generator,
+                     transition: Transition = hmc_transition) -> Tensor:
+    """Per-point step sizes ``[T − 1, B]`` adapted by a pilot run of `PILOT_CHAINS` forward chains.
+
+    Starting from half of q0's scale, after each transition log ε += ADAPT_RATE · (ā − 0.65), ā
+    being the pilot chains' mean acceptance probability at that point. The step size used at each
+    temperature is returned and frozen: the real chains then run with kernels that do not depend on
+    their own randomness, which keeps their weights unbiased.
+    """
+    eps = _initial_step_size(path)
+    sizes = torch.empty((betas.shape[0] - 2, path.x.shape[0]), dtype=torch.float64, device=path.x.device)
+    if sizes.shape[0] == 0:
+        return sizes
+    state = path.evaluate(_draw_initial(path, PILOT_CHAINS, generator)[0])
+    for t in range(1, betas.shape[0] - 1):
+        sizes[t - 1] = eps
+        state, accept = transition(path, state, float(betas[t]), eps, leapfrog_steps, generator)
+        eps = eps * torch.exp(ADAPT_RATE * (accept.double().mean(0) - TARGET_ACCEPTANCE))
+    return sizes
+
+
+def _draw_initial(path: AnnealingPath, chains: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    """z_0 ~ q0 ``[chains, B, d]`` and log q0(z_0) from the reparameterisation noise (None from the prior)."""
+    if path.q0 is None:
+        return sample(path.model.prior, (chains, path.x.shape[0]), generator), None
+    return sample_with_log_prob(path.q0, (chains,), generator)
+
+
+def _pilot_generator(generator: torch.Generator) -> torch.Generator:
+    """A stream for the pilot, seeded from ``generator`` (one draw) so the real chains never share it."""
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return torch.Generator(device=generator.device).manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Annealing:
+    """What a chain loop needs: the path, the temperatures, the kernel and its settings."""
+
+    path: AnnealingPath
+    betas: Tensor
+    leapfrog_steps: int
+    step_size: float | None
+    chain_chunk: int
+    transition: Transition = hmc_transition
+
+    def with_path(self, path: AnnealingPath) -> "Annealing":
+        return replace(self, path=path)
+
+
+def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any, leapfrog_steps: Any,
+                   step_size: Any, init: Any, proposal: Distribution | None, chunk_size: Any,
+                   transition: Transition = hmc_transition) -> Annealing:
+    """Validate the AIS options (each error names its argument) and build the `Annealing` they describe.
+
+    Chains are chunked like the likelihood (`streaming.resolve_chunk_size`): the largest
+    intermediate, including what autograd keeps for the backward pass, is bounded whatever K is.
+    """
+    from vaebench.estimators.streaming import resolve_chunk_size
+
+    num_steps = check_num_steps(num_steps)
+    if schedule_kind not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule_kind!r}")
+    if isinstance(leapfrog_steps, bool) or not isinstance(leapfrog_steps, int) or leapfrog_steps < 1:
+        raise ValueError(f"leapfrog_steps must be an integer >= 1, got {leapfrog_steps!r}")
+    if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, (int, float))
+                                  or not math.isfinite(step_size) or step_size <= 0):
+        raise ValueError(f"step_size must be a finite number > 0, or None to adapt it in a pilot run; got {step_size!r}")
+    q0 = initial_distribution(model, x, init, proposal)
+    chunk = resolve_chunk_size(chunk_size, x, model.prior.event_shape.numel())
+    return Annealing(AnnealingPath(model, x, q0), schedule(num_steps, schedule_kind), leapfrog_steps,
+                     None if step_size is None else float(step_size), chunk, transition)
+
+
+def _prepare(annealing: Annealing, generator: torch.Generator | None) -> tuple[torch.Generator, Tensor]:
+    """The chains' generator and the step sizes ``[T − 1, B]``: ``step_size`` everywhere, or a pilot's
+    (on a stream seeded from the generator, drawn before any chain)."""
+    path = annealing.path
+    g = resolve_generator(generator, path.x.device)
+    transitions = annealing.betas.shape[0] - 2
+    if annealing.step_size is not None or transitions == 0:
+        sizes = torch.full((transitions, path.x.shape[0]), float(annealing.step_size or 0.0), dtype=torch.float64,
+                           device=path.x.device)
+        return g, sizes
+    return g, pilot_step_sizes(path, annealing.betas, annealing.leapfrog_steps, _pilot_generator(g),
+                               annealing.transition)
+
+
+def forward_log_weights(annealing: Annealing, num_chains: int, generator: torch.Generator | None) -> Iterator[Tensor]:
+    """Yield the forward AIS log weights ``[k, B]`` (summed in float64, in x's dtype), ``annealing.chain_chunk`` chains at a time.
+
+    z_0 ~ q0; log w = Σ_t (β_t − β_{t−1}) H(z_{t−1}), with z_t drawn by the transition at β_t
+    (t = 1 … T − 1). With T = 1 the weights are importance sampling's, bit for bit, on the same stream.
+    """
+    path, betas = annealing.path, annealing.betas
+    g, sizes = _prepare(annealing, generator)
+    deltas = (betas[1:] - betas[:-1]).tolist()
+    for k in chunk_sizes(num_chains, annealing.chain_chunk):
+        z, log_q0 = _draw_initial(path, k, g)
+        log_w = (deltas[0] * path.weight_terms(z, log_q0)).double()
+        if len(deltas) == 1:
+            yield log_w.to(path.x.dtype)
+            continue
+        state = path.evaluate(z)
+        for t in range(1, len(deltas)):
+            state, _ = annealing.transition(path, state, float(betas[t]), sizes[t - 1], annealing.leapfrog_steps, g)
+            log_w += deltas[t] * state.h.double()
+        yield log_w.to(path.x.dtype)
+
+
+def reverse_log_weights(annealing: Annealing, posterior_samples: Tensor, num_chains: int,
+                        generator: torch.Generator | None) -> Iterator[Tensor]:
+    """Yield reverse AIS log weights ``[k, B]`` (summed in float64, in x's dtype): chains start at exact posterior samples
+    (``[B, d]``, shared by every chain of a point, or ``[K, B, d]``, one per chain) and run the
+    transitions at β_{T−1} … β_1; log w_rev = −Σ_t (β_t − β_{t−1}) H(z_t), so E[w_rev] = 1 / p(x).
+    """
+    path, betas = annealing.path, annealing.betas
+    g, sizes = _prepare(annealing, generator)
+    deltas = (betas[1:] - betas[:-1]).tolist()
+    steps = len(deltas)
+    start = 0
+    for k in chunk_sizes(num_chains, annealing.chain_chunk):
+        if posterior_samples.dim() == 2:
+            z = posterior_samples.unsqueeze(0).expand(k, *posterior_samples.shape)
+        else:
+            z = posterior_samples[start : start + k]
+        start += k
+        if steps == 1:
+            yield -deltas[0] * path.weight_terms(z)
+            continue
+        state = path.evaluate(z)
+        log_w = (-deltas[steps - 1] * state.h).double()
+        for t in range(steps - 1, 0, -1):
+            state, _ = annealing.transition(path, state, float(betas[t]), sizes[t - 1], annealing.leapfrog_steps, g)
+            log_w -= deltas[t - 1] * state.h.double()
+        yield log_w.to(path.x.dtype)
