@@ -192,10 +192,13 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     from vaebench.training.reference import make_reference, untrustworthy
 
     start = time.perf_counter()
+    spec = get_estimator(args.estimator)
+    options = spec.parse_options(args.option, "--option")
     table, out = make_reference(args.preset, args.out, num_samples=args.num_samples, points=args.points,
                                 split=args.split, epochs=args.epochs, seed=args.seed, data=args.data, cache=args.cache,
                                 device=args.device, progress=not args.quiet,
-                                command="vaebench " + shlex.join(args.argv))
+                                command="vaebench " + shlex.join(args.argv), estimator=spec.name, options=options,
+                                bdmc_points=args.bdmc_points)
     bad = int(untrustworthy(table).sum())
     print(f"{args.preset} {args.split}[:{len(table)}]: mean log p(x) {table['log_px'].mean():.3f} nats "
           f"(median stderr {table['stderr'].median():.2g}, min ESS {table['ess'].min():.1f}) "
@@ -203,6 +206,61 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     if bad:
         print(f"warning: {bad} of {len(table)} rows have ESS < 10 or Pareto k-hat > 0.7: their estimates and "
               "standard errors are unreliable (raise -K, or use a better proposal)", file=sys.stderr)
+    return 0
+
+
+def _cmd_bdmc(args: argparse.Namespace) -> int:
+    from vaebench.bench.bdmc import BDMCSettings, bdmc_payload
+    from vaebench.bench.single import _device
+    from vaebench.estimators.bdmc import Sandwich, summarize
+    from vaebench.registry import get_model_spec
+    from vaebench.results.bdmc import write_bdmc
+
+    import torch
+
+    for flag, value, low in (("--points", args.points, 1), ("-K", args.num_samples, 1), ("--seed", args.seed, 0)):
+        if value < low:
+            raise ValueError(f"{flag} must be an integer >= {low}, got {value}")
+    if any(t < 1 for t in args.steps):
+        raise ValueError(f"--steps must be integers >= 1 (T, annealing distributions), got {args.steps}")
+    options = get_estimator("ais").parse_options(args.option, "--option")
+    for reserved in ("num_steps", "keep_log_weights", "proposal"):
+        if reserved in options:
+            raise ValueError(f"--option {reserved} is set by bdmc itself (use --steps for T)")
+    get_estimator("reverse_ais").validate_options(options)
+    spec = get_model_spec(args.model)
+    model_options = _model_options(args.model, args)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
+    model = spec.build(**model_options).to(dtype, _device(args.device))
+    settings = BDMCSettings((args.model,), tuple(args.steps), args.num_samples, args.points, options, args.dtype)
+    say = None if args.json else (lambda text: print(f"[bdmc] {text}", file=sys.stderr, flush=True))
+    payload = bdmc_payload(args.model, model, settings, args.seed, settings.fingerprint(
+        {"model": args.model, "options": model_options}, args.seed), say)
+    payload["model_options"] = {k: repr(v) for k, v in model_options.items()}
+    rows = [summarize(Sandwich(r["num_steps"], *(None if r[k] is None else torch.tensor(r[k], dtype=torch.float64)
+                                                 for k in ("lower", "upper", "truth", "truth_error")),
+                               r["seconds_forward"], r["seconds_reverse"])) for r in payload["runs"]]
+    if args.out:
+        path = write_bdmc(Path(args.out), payload)
+        if not args.json:
+            print(f"per-point bounds: {path}")
+    if args.json:
+        print(json.dumps({"model": args.model, "summary": rows, "runs": payload["runs"]}, indent=2))
+        return 0
+    print(f"BDMC on {args.model}: {args.points} points simulated with their latents, K = {args.num_samples} chains "
+          f"per point and direction, {args.dtype}, seed {args.seed}")
+    has_truth = "forward_bias" in rows[0]
+    head = f"{'T':>7}{'lower':>11}{'upper':>11}{'gap':>10}{'± SE':>8}{'median':>9}"
+    head += f"{'lower−true':>12}{'upper−true':>12}{'covered':>9}" if has_truth else ""
+    print(head + f"{'seconds':>9}")
+    for r in rows:
+        line = (f"{r['num_steps']:>7}{r['lower']:>11.4f}{r['upper']:>11.4f}{r['gap']:>10.4f}{r['gap_se']:>8.3f}"
+                f"{r['gap_median']:>9.4f}")
+        if has_truth:
+            line += f"{r['forward_bias']:>12.4f}{r['reverse_bias']:>12.4f}{r['covered']:>9.0%}"
+        print(line + f"{r['seconds']:>9.1f}")
+    print("gap = upper − lower bound of log p(x), mean over points: it bounds the error of both at that T"
+          + ("; lower−true and upper−true: mean error of each bound against the exact log p(x)" if has_truth else ""))
     return 0
 
 
@@ -294,10 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling")
+    p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling "
+                       "or by AIS")
     p.add_argument("preset", help="a trained preset: mnist-iwae50, mnist-2d or synthetic-2d")
     p.add_argument("--num-samples", "-K", type=int, default=100_000,
-                   help="importance samples per point (default: %(default)s)")
+                   help="samples (importance) or chains (AIS) per point (default: %(default)s)")
+    p.add_argument("--estimator", default="importance",
+                   help="the estimator of the reference: importance or ais (default: %(default)s)")
+    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
+                   help="an option the estimator declares, repeatable, e.g. num_steps=1000 (see `vaebench list`)")
+    p.add_argument("--bdmc-points", type=int, default=0, metavar="N",
+                   help="AIS: also run BDMC (forward and reverse AIS, same settings) on N points simulated from the "
+                        "model and state the gap in the header (default: %(default)s, none)")
     p.add_argument("--points", type=int, default=1000, help="the first N points of the split (default: %(default)s)")
     p.add_argument("--split", default="test", help="data split: train, valid or test (default: %(default)s)")
     p.add_argument("--out", required=True, help="CSV file to write (its header records this command)")
@@ -309,6 +375,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no training progress")
     p.set_defaults(func=_cmd_reference)
+
+    p = sub.add_parser("bdmc", help="bidirectional Monte Carlo: forward and reverse AIS on data simulated from a model, "
+                       "per point lower and upper bounds of log p(x), their gap, and the truth where known")
+    p.add_argument("model", help="a catalogue model that can simulate data (see `vaebench models`)")
+    p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
+                   help="model option, repeatable (e.g. data_dim=20)")
+    p.add_argument("--points", type=int, default=32, help="data points simulated from the model (default: %(default)s)")
+    p.add_argument("--num-samples", "-K", type=int, default=16,
+                   help="AIS chains per point in each direction (default: %(default)s)")
+    p.add_argument("--steps", type=int, nargs="+", default=[10, 100, 1000], metavar="T",
+                   help="numbers of annealing distributions to run (default: 10 100 1000)")
+    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
+                   help="an option of ais and reverse_ais, repeatable: schedule, leapfrog_steps, step_size, init")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated data and the chains (default: %(default)s)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="working precision (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--out", help="write the per-point bounds here (checksummed JSON; put it in <report>/results/bdmc/ "
+                   "and `vaebench report` renders it)")
+    p.add_argument("--json", action="store_true", help="machine-readable output with per-point values")
+    p.set_defaults(func=_cmd_bdmc, model_seed=None, encoder=None, encoder_scale=None, encoder_shift=None)
 
     p = sub.add_parser("models", help="list the model catalogue with each model's options and kind of truth")
     p.add_argument("--json", action="store_true", help="machine-readable output")

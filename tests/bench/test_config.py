@@ -36,6 +36,26 @@ BAD = [
      "keep_log_weights is set by the sweep itself"),
     ("timing_repeats = 1", "timing_repeats = 1\n[estimator_options]\ndefensiv = { mixture_weight = 0.5 }",
      "is not among this sweep's estimators"),
+    # variants: an estimator under a name of its own
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "ais-T2"\nestimator = "ais"\n'
+     'options = { num_steps = 2 }', "variants ['ais-T2'] are defined but not listed in estimators"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "ais"\noptions = { num_step = 2 }',
+     "no option 'num_step'. Did you mean 'num_steps'"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "aiss"', "unknown estimator 'aiss'"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "importance"\nestimator = "ais"',
+     "'importance' is an installed estimator"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "a/b"\nestimator = "ais"', "variant name must be"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "ais"\nnum_samples = [0]',
+     "num_samples must be an integer >= 1"),
+    # bdmc: forward and reverse AIS on simulated data
+    ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["nope"]\nsteps = [2]', "'nope' is not a model of this"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [0]', "steps must be"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [2]\noptions = { num_steps = 3 }',
+     "num_steps is set by the BDMC run itself"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [2]\nchains = 3',
+     "unknown key 'chains'"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [2]\ndtype = "bfloat16"',
+     "dtype must be 'float32' or 'float64'"),
 ]
 
 
@@ -106,3 +126,44 @@ def test_every_shipped_profile_loads():
 
     for name in ("quick", "default", "full", "gpu"):
         assert load_config(profile_path(name)).cells()
+
+
+VARIANTS = """
+[[variants]]
+name = "ais-T3"
+estimator = "ais"
+options = { num_steps = 3, leapfrog_steps = 2 }
+num_samples = [1, 10]
+
+[bdmc]
+models = ["ppca-4x2"]
+steps = [2, 6]
+num_chains = 2
+num_points = 4
+options = { leapfrog_steps = 2 }
+"""
+
+
+def test_variants_run_with_their_options_at_their_k_and_bdmc_resumes(tmp_path):
+    """A variant's cells exist only at its K values and record its options; the sweep's BDMC file is
+    written once, and a second run keeps it (same settings) rather than running it again."""
+    from vaebench.bench import run_sweep
+    from vaebench.results.bdmc import bdmc_path, read_bdmc
+
+    text = TINY.format(replicates=1).replace('"elbo"]', '"elbo", "ais-T3"]').replace("timing_repeats = 1",
+                                                                                    "timing_repeats = 1\n" + VARIANTS)
+    path = tmp_path / "v.toml"
+    path.write_text(text)
+    config = load_config(path)
+    ais_cells = [c for c in config.cells() if c.estimator == "ais-T3"]
+    assert sorted({c.num_samples for c in ais_cells}) == [1, 10]
+    store = run_sweep(config, tmp_path / "r", quiet=True)
+    records = [r for r in store.records() if r["cell"]["estimator"] == "ais-T3"]
+    assert records and all(r["estimator"] == {"name": "ais", "options": {"num_steps": 3, "leapfrog_steps": 2}}
+                           for r in records)
+    bdmc = bdmc_path(tmp_path / "r", "ppca-4x2")
+    body = read_bdmc(bdmc)
+    assert [r["num_steps"] for r in body["runs"]] == [2, 6] and len(body["runs"][0]["truth"]) == 4
+    stamp = bdmc.stat().st_mtime_ns
+    run_sweep(config, tmp_path / "r", quiet=True)
+    assert bdmc.stat().st_mtime_ns == stamp

@@ -48,16 +48,19 @@ def test_quick_profile_end_to_end(tmp_path, capsys):
     assert main(["bench", "--profile", "quick", "--out", str(tmp_path), "--quiet"]) == 0
     for name in ("index.html", "report.md", "summary.csv", "points.csv.gz", "verdicts.csv"):
         assert (tmp_path / name).stat().st_size > 0
-    for png in ("error_vs_k.png", "elbo_gap_vs_kl.png", "cost_vs_k.png", "diagnostics.png"):
+    for png in ("error_vs_k.png", "elbo_gap_vs_kl.png", "cost_vs_k.png", "diagnostics.png", "bdmc_gap_vs_t.png"):
         data = (tmp_path / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     summary = pd.read_csv(tmp_path / "summary.csv")
     config = load_config(Path("benchmarks/profiles/quick.toml"))
-    assert len(summary) == len(config.models) * len(config.estimators) * len(config.num_samples)
+    assert len(summary) == len({(c.model, c.estimator, c.num_samples) for c in config.cells()})
+    assert set(summary.loc[summary["estimator"] == "ais-T4", "num_samples"]) == {1, 10}
     assert np.isfinite(summary[["bias", "std", "rmse"]]).all().all()
     assert (summary["samples_per_s"] > 0).all() and (summary["peak_mib"] > 0).all()
     html = (tmp_path / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5 and "Bidirectional Monte Carlo (AIS sandwich)" in html
+    bdmc = pd.read_csv(tmp_path / "bdmc.csv")
+    assert list(bdmc["num_steps"]) == [2, 8] and bdmc["sandwich"].all()
     assert "<td>importance</td>" in html and "unbiased in p, lower bound, consistent · RMSE" in html
     verdicts = pd.read_csv(tmp_path / "verdicts.csv").set_index("estimator")
     assert "matches theory" in verdicts.loc["importance", "verdict"]

@@ -51,3 +51,38 @@ def test_untrustworthy_rows_are_counted_in_the_header(tmp_path):
     path = write_reference(tmp_path / "ref.csv", table, command="test", untrustworthy_rows="2 of 4")
     _, header = read_reference(path)
     assert header["untrustworthy_rows"] == "2 of 4"
+
+
+def test_ais_reference_within_its_error_and_bdmc_gap_in_the_header(tmp_path):
+    """An AIS reference on a model with exact truth agrees within 5 of its own stderr (8 z-tests);
+    the BDMC check on simulated points writes per-point bounds and the mean gap into the header."""
+    from vaebench.training.reference import bdmc_check
+
+    model = LinearGaussian.random(10, 3, seed=2).with_encoder("exact", scale=1.3)
+    x = model.sample(8, generator=torch.Generator().manual_seed(0))
+    table = reference_log_marginal(model, x, 64, batch_size=4, estimator="ais",
+                                   options={"num_steps": 20, "leapfrog_steps": 3})
+    assert_z(table["log_px"].to_numpy(), model.log_marginal(x).numpy(), table["stderr"].to_numpy(), "AIS reference")
+    gaps = bdmc_check(model, 6, 8, batch_size=4, options={"num_steps": 10, "leapfrog_steps": 3})
+    assert list(gaps.columns) == ["index", "lower", "upper", "gap"] and len(gaps) == 6
+    assert (gaps["gap"] - (gaps["upper"] - gaps["lower"])).abs().max() < 1e-12
+
+
+def test_cli_reference_with_ais_and_bdmc(tmp_path, capsys):
+    out = tmp_path / "ref.csv"
+    args = ["reference", "synthetic-2d", "--epochs", "1", "--estimator", "ais", "--option", "num_steps=5",
+            "--option", "leapfrog_steps=2", "-K", "4", "--points", "5", "--bdmc-points", "6", "--out", str(out),
+            "--cache", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    table, header = read_reference(out)
+    assert len(table) == 5 and header["estimator"] == "ais" and "num_steps=5" in header["options"]
+    assert "nats (mean ± SE over 6 points simulated" in header["bdmc_gap"]
+    gaps, bdmc_header = read_reference(tmp_path / header["bdmc_file"])
+    assert len(gaps) == 6 and bdmc_header["simulated_points"] == "6"
+
+
+def test_bdmc_points_need_ais(tmp_path, capsys):
+    args = ["reference", "synthetic-2d", "--epochs", "1", "-K", "10", "--points", "2", "--bdmc-points", "3",
+            "--out", str(tmp_path / "r.csv"), "--cache", str(tmp_path), "--quiet"]
+    assert main(args) == 2
+    assert "bdmc_points: the BDMC gap checks an AIS reference" in capsys.readouterr().err

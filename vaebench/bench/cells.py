@@ -154,12 +154,12 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     dtype = _STORAGE[cell.dtype]
     model = model.to(dtype, cell.device)
     x_ref = x64.to(dtype=dtype, device=cell.device)
-    spec = get_estimator(cell.estimator)
+    spec = get_estimator(config.estimator_of(cell.estimator))
     seed = cell.seed(config.seed)
     # Weights the sweep does not use are not kept, so that memory measures the estimator's
     # streaming working set; only an estimator that declares the option is asked.
     can_drop_weights = spec.option("keep_log_weights") is not None
-    declared = dict(config.estimator_options.get(cell.estimator, {}))
+    declared = config.options_of(cell.estimator)
     before = _fingerprint(model, x_ref)
 
     def estimate(keep_weights: bool = False) -> Any:
@@ -173,6 +173,7 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         return out
 
     record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
+                              "estimator": {"name": spec.name, "options": declared},
                               "timing": None, "peak_bytes": None, "meta": run_metadata(cell.device)}
     # The first run is the estimate and the warm-up; it keeps the weights, where it can, for the
     # Pareto k̂ of their tail (the cost measurements below run without them).

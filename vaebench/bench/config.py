@@ -15,6 +15,19 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     [estimator_options]                             # optional: declared options (`vaebench list`)
     elbo = { analytic_kl = true }
 
+    [[variants]]                                    # optional: an estimator under another name with
+    name = "ais-T16"                                # options of its own (list the name in estimators)
+    estimator = "ais"
+    options = { num_steps = 16, leapfrog_steps = 5 }
+    num_samples = [1, 10, 100]                      # optional: the only K values it runs at
+
+    [bdmc]                                          # optional: forward and reverse AIS on data simulated
+    models = ["ppca-10x2"]                          # from these models, at each T (`vaebench bdmc`)
+    steps = [4, 16, 64, 256]
+    num_chains = 4
+    num_points = 32
+    options = { leapfrog_steps = 5 }                # declared options of ais (not num_steps)
+
     [[models]]
     name = "ppca-10x2"                              # the label in results and figures
     model = "ppca"                                  # a catalogue name (`vaebench models`)
@@ -31,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaebench.bench.bdmc import BDMCSettings
 from vaebench.results.store import safe_name
 from vaebench.validation import unknown_name_message
 
@@ -39,7 +53,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DTYPES", "ModelEntry", "SweepConfig", "Cell", "check_device_name", "load_config", "profile_path",
+__all__ = ["DTYPES", "ModelEntry", "Variant", "SweepConfig", "Cell", "check_device_name", "load_config", "profile_path",
            "PROFILES_DIR"]
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
@@ -54,6 +68,17 @@ class ModelEntry:
 
     name: str
     model: str
+    options: dict[str, Any] = field(default_factory=dict)
+    num_samples: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An estimator with options of its own under a name of its own (e.g. AIS at several T), and
+    optionally the only K values it runs at (AIS at K = 10⁵ would dominate a sweep)."""
+
+    name: str
+    estimator: str
     options: dict[str, Any] = field(default_factory=dict)
     num_samples: tuple[int, ...] | None = None
 
@@ -95,6 +120,8 @@ class SweepConfig:
     seed: int = 0
     timing_repeats: int = 3
     estimator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variants: tuple[Variant, ...] = ()
+    bdmc: BDMCSettings | None = None
 
     def cells(self) -> list[Cell]:
         """Every cell of the grid, in a stable order (cheap cells first within a model)."""
@@ -103,10 +130,29 @@ class SweepConfig:
             for m in self.models
             for k in (m.num_samples or self.num_samples)
             for e in self.estimators
+            if self.runs_at(e, k)
             for d in self.devices
             for t in self.dtypes
             for r in range(self.replicates)
         ]
+
+    def variant(self, label: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == label), None)
+
+    def runs_at(self, label: str, k: int) -> bool:
+        """Does the estimator (or variant) called ``label`` run at K = ``k``?"""
+        v = self.variant(label)
+        return v is None or v.num_samples is None or k in v.num_samples
+
+    def estimator_of(self, label: str) -> str:
+        """The installed estimator behind ``label`` (a variant's, or ``label`` itself)."""
+        v = self.variant(label)
+        return v.estimator if v is not None else label
+
+    def options_of(self, label: str) -> dict[str, Any]:
+        """The declared options ``label`` runs with."""
+        v = self.variant(label)
+        return dict(v.options) if v is not None else dict(self.estimator_options.get(label, {}))
 
     def model_entry(self, name: str) -> ModelEntry:
         return next(m for m in self.models if m.name == name)
@@ -117,8 +163,9 @@ class SweepConfig:
     def fingerprint(self) -> str:
         """Hash of everything that determines the results (not the run name)."""
         body = {k: v for k, v in self.to_dict().items() if k != "name"}
-        if not body["estimator_options"]:  # configs from before options existed keep their fingerprint
-            del body["estimator_options"]
+        for key in ("estimator_options", "variants", "bdmc"):  # configs from before these keep their fingerprint
+            if not body[key]:
+                del body[key]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
@@ -171,6 +218,7 @@ class SweepConfig:
         names = [m.name for m in models]
         if len(set(names)) != len(names):
             raise ValueError(f"{source}: model names must be unique, got {names}")
+        variants = _variants(data.get("variants", []), source)
         estimators = need("estimators")
         if estimators == "all":
             estimators = list(list_estimators())
@@ -178,12 +226,19 @@ class SweepConfig:
             raise ValueError(f"{source}: estimators must be \"all\" or a non-empty list of names, got {estimators!r}")
         if len(set(estimators)) != len(estimators):
             raise ValueError(f"{source}: estimators are listed twice: {estimators}")
+        variant_names = [v.name for v in variants]
         for e in estimators:
+            if e in variant_names:
+                continue
             try:
                 get_estimator(e)
             except KeyError as exc:  # UnknownEstimatorError: its message lists the installed names
                 raise ValueError(f"{source}: {exc}") from None
-        estimator_options = _estimator_options(data.get("estimator_options", {}), estimators, source)
+        unused = [v for v in variant_names if v not in estimators]
+        if unused:
+            raise ValueError(f"{source}: variants {unused} are defined but not listed in estimators {estimators}")
+        estimator_options = _estimator_options(data.get("estimator_options", {}),
+                                               [e for e in estimators if e not in variant_names], source)
         ks = _positive_ints(need("num_samples"), f"{source}: num_samples")
         devices = tuple(_strings(data.get("devices", ["cpu"]), f"{source}: devices"))
         for device in devices:
@@ -211,6 +266,8 @@ class SweepConfig:
             seed=_int(data.get("seed", 0), f"{source}: seed", 0),
             timing_repeats=_int(data.get("timing_repeats", 3), f"{source}: timing_repeats", 1),
             estimator_options=estimator_options,
+            variants=tuple(variants),
+            bdmc=_bdmc(data.get("bdmc"), [m.name for m in models], source),
         )
         return cfg
 
@@ -257,6 +314,82 @@ def check_device_name(device: Any, where: str = "device") -> str:
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise ValueError(f"{where}: device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     return device
+
+
+def _bdmc(table: Any, models: list[str], source: str) -> BDMCSettings | None:
+    """``[bdmc]`` validated: models among the sweep's, T values, chains, points, AIS options, dtype."""
+    from vaebench.registry import get_estimator
+
+    if table is None:
+        return None
+    where = f"{source}: bdmc"
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table (models, steps, num_chains, num_points, options, dtype)")
+    keys = ["models", "steps", "num_chains", "num_points", "options", "dtype"]
+    for key in table:
+        if key not in keys:
+            raise ValueError(f"{where}: {unknown_name_message('key', key, keys)}")
+    names = _strings(table.get("models"), f"{where}.models")
+    for name in names:
+        if name not in models:
+            raise ValueError(f"{where}.models: {name!r} is not a model of this sweep {models}")
+    options = _table(table.get("options", {}), f"{where}.options")
+    for reserved in ("num_steps", "posterior_samples", "keep_log_weights", "proposal"):
+        if reserved in options:
+            raise ValueError(f"{where}.options.{reserved} is set by the BDMC run itself")
+    try:
+        get_estimator("ais").validate_options(options)
+        get_estimator("reverse_ais").validate_options(options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}.options: {exc}") from None
+    dtype = _string(table.get("dtype", "float32"), f"{where}.dtype")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"{where}.dtype must be 'float32' or 'float64', got {dtype!r}")
+    return BDMCSettings(tuple(names), tuple(_positive_ints(table.get("steps"), f"{where}.steps")),
+                        _int(table.get("num_chains", 4), f"{where}.num_chains", 1),
+                        _int(table.get("num_points", 32), f"{where}.num_points", 1), options, dtype)
+
+
+def _variants(table: Any, source: str) -> list[Variant]:
+    """``[[variants]]`` validated: a safe new name, an installed estimator, its declared options."""
+    from vaebench.registry import get_estimator, list_estimators
+
+    if not isinstance(table, list):
+        raise ValueError(f"{source}: variants must be a list of [[variants]] tables")
+    keys = ["name", "estimator", "options", "num_samples"]
+    variants = []
+    for i, v in enumerate(table):
+        where = f"{source}: variants[{i}]"
+        if not isinstance(v, dict) or "name" not in v or "estimator" not in v:
+            raise ValueError(f"{where} needs 'name' and 'estimator' (optional 'options', 'num_samples')")
+        for key in v:
+            if key not in keys:
+                raise ValueError(f"{where}: {unknown_name_message('key', key, keys)}")
+        name = _string(v["name"], f"{where}.name")
+        try:
+            safe_name(name, "variant name")
+        except ValueError as exc:
+            raise ValueError(f"{where}.name: {exc}") from None
+        if name in list_estimators():
+            raise ValueError(f"{where}.name: {name!r} is an installed estimator; a variant needs a name of its own")
+        try:
+            spec = get_estimator(_string(v["estimator"], f"{where}.estimator"))
+        except KeyError as exc:
+            raise ValueError(f"{where}.estimator: {exc}") from None
+        options = _table(v.get("options", {}), f"{where}.options")
+        if "keep_log_weights" in options:
+            raise ValueError(f"{where}.options.keep_log_weights is set by the sweep itself")
+        try:
+            options = spec.validate_options(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}.options: {exc}") from None
+        own = v.get("num_samples")
+        variants.append(Variant(name, spec.name, options,
+                                tuple(_positive_ints(own, f"{where}.num_samples")) if own is not None else None))
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source}: variant names must be unique, got {names}")
+    return variants
 
 
 def _estimator_options(table: Any, estimators: list[str], source: str) -> dict[str, dict[str, Any]]:

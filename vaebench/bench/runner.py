@@ -225,4 +225,18 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
         for future in running:
             future.cancel()
         progress.close()
+    if config.bdmc is not None:
+        _run_bdmc(config, store, set(unavailable_models(config)), quiet)
     return store
+
+
+def _run_bdmc(config: SweepConfig, store: ResultStore, unavailable: set[str], quiet: bool) -> None:
+    """The sweep's BDMC runs (after its cells; each model's file is skipped when already done)."""
+    from dataclasses import replace
+
+    from vaebench.bench.bdmc import run_bdmc
+
+    settings = replace(config.bdmc, models=tuple(m for m in config.bdmc.models if m not in unavailable))
+    entries = {m.name: {"model": m.model, "options": m.options} for m in config.models}
+    report = None if quiet else (lambda text: print(f"[bench] BDMC {text}", file=sys.stderr, flush=True))
+    run_bdmc(settings, entries, store.root, config.seed, progress=report)

@@ -81,6 +81,11 @@ PILOT_CHAINS = 4
 TARGET_ACCEPTANCE = 0.65  # the usual HMC optimum (Neal, 2011; Beskos et al., 2013)
 # log ε moves by this times (acceptance − target) after each pilot transition.
 ADAPT_RATE = 1.0
+# At most this many chains per chunk by default. A chunk keeps autograd's activations for L
+# gradient evaluations at a time, so its rows set the peak memory; with the likelihood's rule alone
+# (at least 2048 rows) a small batch would get 2048 / B chains per chunk and peak memory at K = 10⁴
+# would be 2.6x that at K = 10² (B = 8, IWAE architecture; benchmarks/ais_transition.py).
+MAX_CHAINS_PER_CHUNK = 128
 
 NUM_STEPS = Option("num_steps", int, 100, "T, the number of annealing distributions (T = 1: importance sampling)",
                    minimum=1, kit_values=(1, 2, 8))
@@ -311,8 +316,9 @@ def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any,
                    transition: Transition = hmc_transition) -> Annealing:
     """Validate the AIS options (each error names its argument) and build the `Annealing` they describe.
 
-    Chains are chunked like the likelihood (`streaming.resolve_chunk_size`): the largest
-    intermediate, including what autograd keeps for the backward pass, is bounded whatever K is.
+    Chains are chunked like the likelihood (`streaming.resolve_chunk_size`), at most
+    `MAX_CHAINS_PER_CHUNK` at a time: the largest intermediate, including what autograd keeps for
+    the backward pass, is bounded whatever K is.
     """
     from vaebench.estimators.streaming import resolve_chunk_size
 
@@ -326,6 +332,8 @@ def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any,
         raise ValueError(f"step_size must be a finite number > 0, or None to adapt it in a pilot run; got {step_size!r}")
     q0 = initial_distribution(model, x, init, proposal)
     chunk = resolve_chunk_size(chunk_size, x, model.prior.event_shape.numel())
+    if chunk_size is None:
+        chunk = min(chunk, MAX_CHAINS_PER_CHUNK)
     return Annealing(AnnealingPath(model, x, q0), schedule(num_steps, schedule_kind), leapfrog_steps,
                      None if step_size is None else float(step_size), chunk, transition)
 

@@ -123,19 +123,22 @@ class VAE(nn.Module):
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x|z), ``[K, B]`` for ``x`` ``[B, D]`` and ``z`` ``[K, B, d]``.
 
-        Bernoulli: Σ_j x_j l_j − softplus(l_j) for logits l, written out (checked against
-        `torch.distributions.Bernoulli` and scipy in tests/models/test_vae.py): the x·l term is
-        one batched mat-vec product and x is never expanded to ``[K, B, D]``, where torch's
-        binary cross-entropy makes five elementwise passes over ``[K, B, D]`` on CUDA
-        (benchmarks/kernel_profile.py).
+        Bernoulli: Σ_j x_j l_j − softplus(l_j) for logits l = W h + c, written out (checked against
+        `torch.distributions.Bernoulli` and scipy in tests/models/test_vae.py). The x·l term is
+        taken on the last hidden layer, h · (Wᵀ x) + c · x, so nothing of size ``[K, B, D]`` but
+        the logits and their softplus is ever formed (in the forward pass or in autograd's
+        backward): torch's binary cross-entropy makes five elementwise passes over ``[K, B, D]`` on
+        CUDA (benchmarks/kernel_profile.py), and a ``[K, B, D]`` product costs an AIS gradient a
+        tenth of its time on a CPU (benchmarks/ais_transition.py).
         """
         if self.config.likelihood != "bernoulli":
             return self.decoder_distribution(z).log_prob(x)
-        logits = self.decoder(z)
-        shape = logits.shape
-        flat = logits.reshape(-1, *shape[-2:])  # [K', B, D]
-        agree = torch.einsum("kbd,bd->kb", flat, x.to(logits.dtype))
-        return (agree - torch.nn.functional.softplus(flat).sum(-1)).reshape(shape[:-1])
+        head = self.decoder[-1]
+        hidden = self.decoder[:-1](z)  # [..., B, H]
+        logits = head(hidden)
+        x = x.to(logits.dtype)
+        agree = (hidden * (x @ head.weight)).sum(-1) + x @ head.bias  # Σ_j x_j l_j = h · Wᵀx + c · x
+        return agree - torch.nn.functional.softplus(logits).sum(-1)
 
     @torch.no_grad()
     def sample(self, num: int, *, generator: torch.Generator | None = None,

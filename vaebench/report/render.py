@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vaebench.results.bdmc import bdmc_table, load_bdmc_dir
 from vaebench.results.metrics import cells_table, points_table, summarize
 from vaebench.results.store import ResultStore, atomic_write_bytes
 from vaebench.report import figures
@@ -25,9 +26,10 @@ _CLAIMS = {"unbiased_in_p": "unbiased in p", "lower_bound": "lower bound", "uppe
 
 
 def results_dir_of(path: str | Path) -> Path:
-    """The results directory: ``path`` itself if it holds sweep.json, else ``path/results``."""
+    """The results directory: ``path`` itself if it holds sweep.json (or only BDMC results), else ``path/results``."""
     path = Path(path)
-    return path if (path / "sweep.json").exists() else path / "results"
+    own = (path / "sweep.json").exists() or ((path / "bdmc").is_dir() and not (path / "results").is_dir())
+    return path if own else path / "results"
 
 
 def _si(value: float) -> str:
@@ -130,11 +132,61 @@ _TABLE_COLUMNS = ["model", "estimator", "device", "dtype", "num_samples", "bias"
                   "khat_mean", "samples_per_s", "peak_mib"]
 
 
+_BDMC_TEXT = ("Forward AIS from q(z|x) and reverse AIS from the latents that generated each simulated point, K chains "
+              "per point and direction: gap = mean(upper − lower) over points (± its SE), which bounds the error of "
+              "both at that T. Where log p(x) is known: each bound's mean error (± SE) and whether the sandwich "
+              "E[lower] ≤ log p(x) ≤ E[upper] holds within 5 SE plus the truth's stated error (bdmc.csv).")
+
+
+def _bdmc_columns(bdmc: pd.DataFrame) -> pd.DataFrame:
+    keep = ["model", "num_steps", "points", "chains", "gap", "gap_se", "gap_median", "forward_bias", "forward_bias_se",
+            "reverse_bias", "reverse_bias_se", "sandwich", "seconds"]
+    shown = bdmc[[c for c in keep if c in bdmc]].rename(columns={"num_steps": "T"})
+    return shown
+
+
+def _page(title: str, body: list[str]) -> bytes:
+    style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
+             "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
+             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
+             "table.verdicts td{text-align:left}.wide{overflow-x:auto}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>").encode()
+
+
+def _img(p: Path) -> str:
+    return f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" alt="{p.stem}">'
+
+
+def _render_bdmc_only(payloads: list[dict], out: Path) -> Path:
+    """A report of BDMC results alone (what ``vaebench bdmc --out`` wrote)."""
+    out.mkdir(parents=True, exist_ok=True)
+    bdmc = bdmc_table(payloads)
+    atomic_write_bytes(out / "bdmc.csv", bdmc.to_csv(index=False).encode())
+    figure = next(f for f in figures.FIGURES if f.source == "bdmc")
+    png = figure.draw(bdmc, out / f"{figure.name}.png")
+    shown = _bdmc_columns(bdmc)
+    md = ["# vaebench BDMC report", "", _BDMC_TEXT, "", shown.to_markdown(index=False, floatfmt=".4g"), "",
+          f"## {figure.title}", "", figure.caption, "", f"![{figure.title}]({png.name})"]
+    atomic_write_bytes(out / "report.md", ("\n".join(md) + "\n").encode())
+    body = ["<h1>vaebench BDMC report</h1>", f"<p>{html.escape(_BDMC_TEXT)}</p>",
+            shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
+            f"<h2>{html.escape(figure.title)}</h2>", f"<p>{html.escape(figure.caption)}</p>", _img(png)]
+    atomic_write_bytes(out / "index.html", _page("vaebench: BDMC", body))
+    return out / "index.html"
+
+
 def render_report(path: str | Path, out: str | Path | None = None, also: list[str | Path] = ()) -> Path:
     """Render the report of the results under ``path`` (and of the results directories in ``also``,
     e.g. another device's sweep of the same models, shown side by side); returns ``index.html``."""
-    store = ResultStore(results_dir_of(path))
     out = Path(out) if out is not None else (Path(path) if results_dir_of(path) != Path(path) else Path(path).parent)
+    if not (results_dir_of(path) / "sweep.json").exists():
+        payloads = load_bdmc_dir(results_dir_of(path))
+        if not payloads:
+            raise ValueError(f"{path} holds no results: no sweep.json and no bdmc/*.json (run `vaebench bench` or "
+                             "`vaebench bdmc --out DIR/results/bdmc/MODEL.json`)")
+        return _render_bdmc_only(payloads, out)
+    store = ResultStore(results_dir_of(path))
     out.mkdir(parents=True, exist_ok=True)
     stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
     records, failed = [], []
@@ -150,7 +202,9 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
     atomic_write_bytes(out / "verdicts.csv", verdict.to_csv(index=False).encode())
 
-    tables = {"summary": summary, "points": points}
+    bdmc = bdmc_table([body for s in stores for body in load_bdmc_dir(s.root)])
+    atomic_write_bytes(out / "bdmc.csv", bdmc.to_csv(index=False).encode())
+    tables = {"summary": summary, "points": points, "bdmc": bdmc}
     figs = [(f.title, f.draw(tables[f.source], out / f"{f.name}.png"), f.caption) for f in figures.FIGURES]
     figs = [(t, p, c) for t, p, c in figs if p is not None]
     meta = _meta_lines(records, cells, store)
@@ -163,15 +217,16 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
                g[["estimator", "device", "dtype", "verdict"]].to_markdown(index=False)]
     for title, p, caption in figs:
         md += ["", f"## {title}", "", caption, "", f"![{title}]({p.name})"]
+    bdmc_shown = _bdmc_columns(bdmc)
+    if not bdmc.empty:
+        md += ["", "## Bidirectional Monte Carlo (AIS sandwich)", "", _BDMC_TEXT, "",
+               bdmc_shown.to_markdown(index=False, floatfmt=".4g")]
     problems = _problem_lines(failed, cells)
     if problems:
         md += ["", "## Failed cells and contaminated timings", "", *[f"- {line}" for line in problems]]
     md += ["", "## Summary table", "", table.to_markdown(index=False, floatfmt=".4g"), "",
            "Tables: [summary.csv](summary.csv), [points.csv.gz](points.csv.gz) (every estimate), [verdicts.csv](verdicts.csv)."]
     atomic_write_bytes(out / "report.md", ("\n".join(md) + "\n").encode())
-
-    def img(p: Path) -> str:
-        return f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" alt="{p.stem}">'
 
     body = [f"<h1>vaebench report: {html.escape(store.config['name'])}</h1>",
             "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in meta) + "</ul>",
@@ -180,7 +235,10 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
         body += [f"<h3>{html.escape(model)}: {html.escape(best[model])}</h3>",
                  g[["estimator", "device", "dtype", "verdict"]].to_html(index=False, border=0, classes="verdicts")]
     for title, p, caption in figs:
-        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", img(p)]
+        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", _img(p)]
+    if not bdmc.empty:
+        body += ["<h2>Bidirectional Monte Carlo (AIS sandwich)</h2>", f"<p>{html.escape(_BDMC_TEXT)}</p>",
+                 bdmc_shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)]
     if problems:
         body += ["<h2>Failed cells and contaminated timings</h2>",
                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in problems) + "</ul>"]
@@ -188,11 +246,5 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
              table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0), "</div>",
              '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv.gz">points.csv.gz</a>, '
              '<a href="verdicts.csv">verdicts.csv</a>.</p>']
-    style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
-             "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
-             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
-             "table.verdicts td{text-align:left}.wide{overflow-x:auto}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>vaebench: {html.escape(store.config['name'])}"
-            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
-    atomic_write_bytes(out / "index.html", page.encode())
+    atomic_write_bytes(out / "index.html", _page(f"vaebench: {store.config['name']}", body))
     return out / "index.html"
