@@ -132,6 +132,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     if not args.json:
         print(f"Conformance checks for {spec.name!r} (claims: {_claims(spec.tags)})")
+        if spec.kit_options:
+            shown = ", ".join(f"{k}={v!r}" for k, v in spec.kit_options)
+            print(f"  run with its kit_options {shown} unless a check sets them (claims hold for every value)")
     table = check_estimator(spec, progress=progress, random_state=args.random_state, checks=args.only or None)
     bad = ["fail", "error", "warn"] if args.strict else ["fail", "error"]
     failed = table[table["verdict"].isin(bad)]

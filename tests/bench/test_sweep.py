@@ -61,7 +61,9 @@ def test_quick_profile_end_to_end(tmp_path, capsys):
     assert html.count("data:image/png;base64,") == 5 and "Bidirectional Monte Carlo (AIS sandwich)" in html
     bdmc = pd.read_csv(tmp_path / "bdmc.csv")
     assert list(bdmc["num_steps"]) == [2, 8] and bdmc["sandwich"].all()
-    assert "<td>importance</td>" in html and "unbiased in p, lower bound, consistent · RMSE" in html
+    assert "<td>importance</td>" in html and "claims: unbiased in p, lower bound, consistent (tested: see Claims) · RMSE" in html
+    for section in ("Models", "Which estimator, which K", "Claims and what this run verified"):
+        assert f">{section}</h2>" in html
     verdicts = pd.read_csv(tmp_path / "verdicts.csv").set_index("estimator")
     assert "matches theory" in verdicts.loc["importance", "verdict"]
     # The importance estimator is accurate at K = 1000 on this model, the ELBO is off by the KL.

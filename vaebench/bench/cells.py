@@ -53,12 +53,13 @@ def _listed(value: Any) -> list | None:
     return None if value is None else value.double().cpu().tolist()
 
 
-def _theory(model: Any, x: torch.Tensor) -> dict[str, list | None]:
+def _theory(model: Any, x: torch.Tensor) -> dict[str, Any]:
     """Truth and per-point theory, asked of the model's ground-truth protocol: χ² of the encoder
     and of the model's own prior, KL and Var[log w] of the encoder, and the truth's error bound.
     A model without truth gives ``truth: None`` (its cells measure cost only)."""
     truth = truth_of(model)
-    theory: dict[str, list | None] = {"truth": _listed(truth.log_marginal(x))}
+    theory: dict[str, Any] = {"truth": _listed(truth.log_marginal(x)),
+                              "dims": [int(x.shape[1]), int(model.prior.event_shape.numel())]}
     if not truth.available:
         return theory
     prior = model.prior.expand(torch.Size([x.shape[0]]))  # the model's actual prior, one per point

@@ -36,8 +36,8 @@ class QuadratureResult:
     error: Tensor
     mean: Tensor
     covariance: Tensor
-    points_per_dim: int
-    half_width: float
+    points_per_dim: Tensor  # [B] int: each point's final grid
+    half_width: Tensor  # [B]: each point's final half-width (whitened units)
     kl: Tensor | None = None
     kl_error: Tensor | None = None
     chi_square: Tensor | None = None
@@ -96,7 +96,8 @@ def _stable_chol(cov: Tensor, floor: Tensor) -> Tensor:
     return torch.linalg.cholesky(0.5 * (cov + cov.mT) + floor[:, None, None] * eye)
 
 
-def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: float = 1e-4) -> QuadratureResult:
+def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: float = 1e-4,
+              progress: bool | None = None) -> QuadratureResult:
     """log p(x) (and KL(q ‖ p(z|x)), χ²(p(z|x) ‖ q) when ``q`` is given) by adaptive quadrature.
 
     Parameters
@@ -109,6 +110,9 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
         A Gaussian over z with batch shape ``[B]`` (typically the encoder's ``proposal(x)``).
     tol : float
         Target absolute error in nats.
+    progress : bool, optional
+        A progress bar over the points as they converge: None shows it on a terminal when the
+        computation takes more than 2 seconds; False never.
     """
     d = model.prior.event_shape.numel()
     if d not in (1, 2):
@@ -133,34 +137,13 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
         m, cov = _moments(z, logf + logw[:, None])
     L = _stable_chol(cov, 1e-12 * torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1))
 
-    n, half_width = (33 if d == 2 else 65), 7.0
     q64 = None if q is None else as_multivariate_normal(q)
-    while True:
-        u, logw = _grid(n, d, half_width)
-        z, logf = _log_integrand(m64, x, u, m, L)
-        log_z = torch.logsumexp(logf + logw[:, None], dim=0)
-        coarse_idx, coarse_logw = _nested_half(n, d, half_width)
-        log_z_coarse = torch.logsumexp(logf[coarse_idx] + coarse_logw[:, None], dim=0)
-        ring = _ring_mask(n, d)
-        ring_frac = torch.exp(torch.logsumexp(logf[ring] + logw[ring, None], dim=0) - log_z)
-        disc_err = (log_z - log_z_coarse).abs()
-        error = torch.maximum(disc_err, ring_frac)
-        if bool((error <= tol).all()) or n >= _MAX_POINTS[d]:
-            break
-        if bool((ring_frac > tol).any()):
-            half_width *= 1.5
-        n = 2 * n - 1
-    log_post = logf + logw[:, None] - log_z
-    mean, covariance = _moments(z, log_post)
-    result: dict[str, Any] = dict(log_marginal=log_z, error=error, mean=mean, covariance=covariance,
-                                  points_per_dim=n, half_width=half_width)
+    post = _refine_per_point(m64, x, m, L, q64, tol, d, progress)
+    log_z, error = post["log_z"], post["error"]
+    result: dict[str, Any] = dict(log_marginal=log_z, error=error, mean=post["mean"], covariance=post["cov"],
+                                  points_per_dim=post["n"], half_width=post["half_width"])
     if q64 is not None:
-        # χ²(p ‖ q) = ∫ p²/q − 1 lives where the posterior does: the posterior's grid.
-        logdet = torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
-        log_p = logf - logdet - log_z  # log p(z | x) at the grid points
-        log_ratio = 2 * log_p - q64.log_prob(z)
-        chi2 = torch.exp(torch.logsumexp(log_ratio + logw[:, None] + logdet, dim=0)) - 1
-        chi2_c = torch.exp(torch.logsumexp(log_ratio[coarse_idx] + coarse_logw[:, None] + logdet, dim=0)) - 1
+        chi2, chi2_err = post["chi2"], post["chi2_err"]
         # KL(q ‖ p) = ∫ q (log q − log p) lives where q does: a grid whitened by q itself.
         m_q, cov_q = gaussian_moments(q64)
         L_q = _stable_chol(cov_q, torch.zeros(B, dtype=torch.float64))
@@ -176,17 +159,98 @@ def integrate(model: Any, x: Tensor, q: Distribution | None = None, *, tol: floa
         log_weight_var = (q_mass * (integrand - kl) ** 2).sum(0)
         idx_q, logw_qc = _nested_half(n_q, d, 9.0)
         kl_c = (torch.exp(logw_qc[:, None] + logdet_q + log_q_at[idx_q]) * integrand[idx_q]).sum(0)
-        # KL also inherits the error of log p(x).
-        chi2_err = (chi2 - chi2_c).abs() + (chi2 + 1) * 2 * error
-        # p²/q that still has mass on the grid's boundary ring, or has not settled to 1% under
-        # refinement, is not integrable as far as the grid can tell: χ² is reported infinite.
-        log_terms = log_ratio + logw[:, None] + logdet
-        chi2_ring = torch.exp(torch.logsumexp(log_terms[ring], dim=0) - torch.logsumexp(log_terms, dim=0))
-        diverges = (chi2_ring > 1e-3) | (chi2_err > 1e-2 * (chi2.abs() + 1))
-        chi2 = torch.where(diverges, torch.full_like(chi2, math.inf), chi2)
         result.update(kl=kl, kl_error=(kl - kl_c).abs() + error, chi_square=chi2, chi_square_error=chi2_err,
                       log_weight_variance=log_weight_var)
     return QuadratureResult(**result)
+
+
+def _refine_per_point(m64: Any, x: Tensor, m: Tensor, L: Tensor, q64: Any, tol: float, d: int,
+                      progress: bool | None) -> dict[str, Tensor]:
+    """Refine each point's grid until that point converges: one hard point costs only itself.
+
+    A point's grid (points per dimension n, half-width W in whitened units) doubles its points
+    until the estimate agrees with the nested half grid to ``tol`` and widens (x1.5) while its outer
+    band holds more than ``tol`` of the mass, up to `_MAX_POINTS`. Points that share (n, W) are
+    computed together; a converged point leaves the batch with its grid's results, including
+    χ²(p(z|x) ‖ q) on that grid when ``q64`` is given.
+    """
+    from tqdm.auto import tqdm
+
+    B = x.shape[0]
+    out: dict[str, Tensor] = {
+        "log_z": torch.empty(B, dtype=torch.float64), "error": torch.empty(B, dtype=torch.float64),
+        "mean": torch.empty(B, d, dtype=torch.float64), "cov": torch.empty(B, d, d, dtype=torch.float64),
+        "n": torch.full((B,), -1, dtype=torch.long), "half_width": torch.empty(B, dtype=torch.float64),
+        "chi2": torch.empty(B, dtype=torch.float64), "chi2_err": torch.empty(B, dtype=torch.float64),
+    }
+    n = 33 if d == 2 else 65
+    width = torch.full((B,), 7.0, dtype=torch.float64)
+    active = torch.arange(B)
+    bar = tqdm(total=B, desc="quadrature", unit="point", delay=2.0, disable=False if progress else (
+        None if progress is None else True), leave=False)
+    try:
+        while active.numel():
+            last = n >= _MAX_POINTS[d]
+            for w in torch.unique(width[active]).tolist():
+                rows = active[width[active] == w]
+                done, ring_heavy = _grid_pass(m64, x[rows], m[rows], L[rows], None if q64 is None else _rows(q64, rows),
+                                              n, w, d, tol, last, out, rows)
+                width[rows[ring_heavy]] *= 1.5
+                bar.update(int(done.sum()))
+            active = active[~_finished(out, active)]
+            n = 2 * n - 1
+    finally:
+        bar.close()
+    return out
+
+
+def _rows(q64: Any, rows: Tensor) -> Any:
+    from torch.distributions import MultivariateNormal
+
+    return MultivariateNormal(q64.loc[rows], scale_tril=q64.scale_tril[rows], validate_args=False)
+
+
+def _finished(out: dict[str, Tensor], rows: Tensor) -> Tensor:
+    return out["n"][rows] >= 0
+
+
+def _grid_pass(m64: Any, x: Tensor, m: Tensor, L: Tensor, q64: Any, n: int, half_width: float, d: int, tol: float,
+               last: bool, out: dict[str, Tensor], rows: Tensor) -> tuple[Tensor, Tensor]:
+    """One grid for ``rows``; store the results of the rows that converged (or all, on the ``last``
+    grid) in ``out``. Returns the converged mask and the mask of unconverged rows to widen."""
+    u, logw = _grid(n, d, half_width)
+    z, logf = _log_integrand(m64, x, u, m, L)
+    log_z = torch.logsumexp(logf + logw[:, None], dim=0)
+    coarse_idx, coarse_logw = _nested_half(n, d, half_width)
+    log_z_coarse = torch.logsumexp(logf[coarse_idx] + coarse_logw[:, None], dim=0)
+    ring = _ring_mask(n, d)
+    ring_frac = torch.exp(torch.logsumexp(logf[ring] + logw[ring, None], dim=0) - log_z)
+    error = torch.maximum((log_z - log_z_coarse).abs(), ring_frac)
+    done = (error <= tol) | last
+    keep = rows[done]
+    if bool(done.any()):
+        log_post = logf[:, done] + logw[:, None] - log_z[done]
+        mean, covariance = _moments(z[:, done], log_post)
+        out["log_z"][keep], out["error"][keep] = log_z[done], error[done]
+        out["mean"][keep], out["cov"][keep] = mean, covariance
+        out["n"][keep], out["half_width"][keep] = n, half_width
+        if q64 is not None:
+            qd = _rows(q64, torch.nonzero(done).squeeze(-1))
+            # χ²(p ‖ q) = ∫ p²/q − 1 lives where the posterior does: the posterior's grid.
+            logdet = torch.log(torch.diagonal(L[done], dim1=-2, dim2=-1)).sum(-1)
+            log_p = logf[:, done] - logdet - log_z[done]  # log p(z | x) at the grid points
+            log_ratio = 2 * log_p - qd.log_prob(z[:, done])
+            chi2 = torch.exp(torch.logsumexp(log_ratio + logw[:, None] + logdet, dim=0)) - 1
+            chi2_c = torch.exp(torch.logsumexp(log_ratio[coarse_idx] + coarse_logw[:, None] + logdet, dim=0)) - 1
+            chi2_err = (chi2 - chi2_c).abs() + (chi2 + 1) * 2 * error[done]  # inherits log p(x)'s error
+            # p²/q that still has mass on the grid's boundary ring, or has not settled to 1% under
+            # refinement, is not integrable as far as the grid can tell: χ² is reported infinite.
+            log_terms = log_ratio + logw[:, None] + logdet
+            chi2_ring = torch.exp(torch.logsumexp(log_terms[ring], dim=0) - torch.logsumexp(log_terms, dim=0))
+            diverges = (chi2_ring > 1e-3) | (chi2_err > 1e-2 * (chi2.abs() + 1))
+            out["chi2"][keep] = torch.where(diverges, torch.full_like(chi2, math.inf), chi2)
+            out["chi2_err"][keep] = chi2_err
+    return done, ~done & (ring_frac > tol)
 
 
 def _laplace(model: Any, x: Tensor, start: Tensor) -> tuple[Tensor, Tensor]:

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from vaebench.results.store import atomic_write_bytes  # noqa: E402
 
 __all__ = ["FIGURES", "Figure", "error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error",
-           "precision_tradeoff", "bdmc_gap_vs_t"]
+           "precision_tradeoff", "bdmc_gap_vs_t", "k_variance_vs_k", "rmse_vs_time", "point_errors"]
 
 _STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9, "legend.fontsize": 8}
 
@@ -35,17 +35,40 @@ def _colors(names: list[str]) -> dict[str, str]:
     return {n: cycle[i % len(cycle)] for i, n in enumerate(sorted(names))}
 
 
+def _log_axes(ax) -> None:
+    """Log-log axes labelled at powers of ten only (no '3×10⁰, 2×10⁰' clutter)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, numticks=12))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _legend_right(fig, axes_with_handles) -> None:
+    """One legend for the figure, outside the data on the right (entries collected from every panel)."""
+    seen: dict[str, object] = {}
+    for ax in axes_with_handles:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="center right", bbox_to_anchor=(0.998, 0.5), frameon=False)
+
+
 def error_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
-    """|bias|, std and RMSE against K per model (log-log), theory dashed, RMSE with its 95% band.
-    Models without truth (throughput only) have no error and are left out."""
+    """|bias|, std and RMSE against K per model (log-log): measured solid with markers, theory dashed on
+    top, the 2-SE noise floor of the bias dotted, RMSE with its 95% band; panels where an estimator's
+    χ² is infinite say so. Models without truth (throughput only) are left out."""
     models = [m for m in summary["model"].unique() if (summary.loc[summary["model"] == m, "rmse"] > 0).any()]
     if not models:
         return None
     colors = _colors(list(summary["estimator"].unique()))
     with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.3 * len(models)), squeeze=False)
+        fig, axes = plt.subplots(len(models), 3, figsize=(13, 3.3 * len(models)), squeeze=False)
         for row, model in enumerate(models):
             sub = summary[summary["model"] == model]
+            many = sub[["device", "dtype"]].drop_duplicates().shape[0] > 1
             for col, (metric, theory, title) in enumerate(
                 [("bias", "theory_bias", "|bias| (nats)"), ("std", "theory_std", "std (nats)"),
                  ("rmse", "theory_rmse", "RMSE (nats)")]
@@ -53,30 +76,42 @@ def error_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
                 ax = axes[row, col]
                 for (est, device, dtype), g in sub.groupby(["estimator", "device", "dtype"]):
                     g = g.sort_values("num_samples")
-                    label = f"{est} ({device}, {dtype})" if sub[["device", "dtype"]].drop_duplicates().shape[0] > 1 else est
+                    label = f"{est} ({device}, {dtype})" if many else est
                     y = g[metric].abs()
-                    ax.plot(g["num_samples"], y, "-", color=colors[est], label=label)
+                    ax.plot(g["num_samples"], y, "-", color=colors[est], label=label, zorder=2)
                     # Hollow markers: a bias within 2 standard errors of zero (not resolved by the sweep).
                     resolved = (y > 2 * g["bias_se"]) if metric == "bias" else y.notna()
-                    ax.plot(g["num_samples"][resolved], y[resolved], "o", color=colors[est], ms=4)
-                    ax.plot(g["num_samples"][~resolved], y[~resolved], "o", mfc="white", color=colors[est], ms=4)
+                    ax.plot(g["num_samples"][resolved], y[resolved], "o", color=colors[est], ms=4, zorder=2)
+                    ax.plot(g["num_samples"][~resolved], y[~resolved], "o", mfc="white", color=colors[est], ms=4,
+                            zorder=2)
+                    if metric == "bias":
+                        ax.plot(g["num_samples"], 2 * g["bias_se"], ":", color=colors[est], lw=1, alpha=0.7, zorder=1)
                     if metric == "rmse":
-                        ax.fill_between(g["num_samples"], g["rmse_lo"], g["rmse_hi"], color=colors[est], alpha=0.15)
-                    if g[theory].notna().any():
-                        ax.plot(g["num_samples"], g[theory].abs(), "--", color=colors[est], alpha=0.8, lw=1)
-                ax.set_xscale("log")
-                ax.set_yscale("log")
+                        ax.fill_between(g["num_samples"], g["rmse_lo"], g["rmse_hi"], color=colors[est], alpha=0.15,
+                                        zorder=1)
+                    if g[theory].notna().any():  # on top of the measurement, dashed, so it is never hidden
+                        ax.plot(g["num_samples"], g[theory].abs(), "--", color="black", lw=1.6, zorder=4)
+                        ax.plot(g["num_samples"], g[theory].abs(), "--", color=colors[est], lw=1.1, zorder=5)
+                    if col == 1 and np.isinf(g.get("chi2_mean", pd.Series(dtype=float))).any():
+                        ax.annotate(f"{est}: χ² = ∞, no √K rate", xy=(0.02, (0.04 + 0.08 * list(colors).index(est)) % 0.9),
+                                    xycoords="axes fraction", color=colors[est], fontsize=7)
+                _log_axes(ax)
                 ax.set_title(f"{model}: {title}")
                 ax.set_xlabel("K (samples per data point)")
-            axes[row, 0].legend(title="solid: measured, dashed: theory", loc="lower left")
-        fig.tight_layout()
+        from matplotlib.lines import Line2D
+
+        axes[0, 0].add_line(Line2D([], [], color="0.3", ls="--", lw=1.4, label="theory (dashed, on top)"))
+        axes[0, 0].add_line(Line2D([], [], color="0.3", ls=":", lw=1, label="2 SE noise floor of |bias|"))
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 0.82, 1))
         save_figure(fig, path)
         plt.close(fig)
     return path
 
 
 def elbo_gap_vs_kl(points: pd.DataFrame, path: Path) -> Path | None:
-    """Per data point: log p(x) − mean ELBO estimate against the exact KL(q ‖ p(z|x))."""
+    """Per data point, log-log: log p(x) − mean ELBO estimate against the exact KL(q ‖ p(z|x)), one colour
+    per model (a gap at or below zero is drawn at the bottom, hollow)."""
     elbo = points[points["kl"].notna()]
     if elbo.empty:
         return None
@@ -85,16 +120,23 @@ def elbo_gap_vs_kl(points: pd.DataFrame, path: Path) -> Path | None:
         gap=("error", lambda e: -e.mean()), se=("error", lambda e: e.std(ddof=1) / np.sqrt(len(e))), kl=("kl", "first"))
     gap = gap.reset_index()
     colors = _colors(list(gap["model"].unique()))
+    positive = gap[(gap["kl"] > 0)]
+    if positive.empty:
+        return None
+    low = max(1e-4, 0.5 * positive["kl"].min())
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        for model, g in gap.groupby("model"):
-            ax.errorbar(g["kl"], g["gap"], yerr=2 * g["se"], fmt="o", ms=3, color=colors[model], label=model, alpha=0.8)
-        lim = [0, max(gap["kl"].max(), gap["gap"].max()) * 1.1]
-        ax.plot(lim, lim, "k--", lw=1, label="gap = KL")
+        fig, ax = plt.subplots(figsize=(6.8, 4.6))
+        for model, g in gap[gap["kl"] > 0].groupby("model"):
+            shown = g["gap"].clip(lower=low)
+            ax.errorbar(g["kl"], shown, yerr=np.minimum(2 * g["se"], shown - low * 0.999), fmt="o", ms=3,
+                        color=colors[model], label=model, alpha=0.8)
+        high = max(positive["kl"].max(), gap["gap"].max()) * 1.5
+        ax.plot([low, high], [low, high], "k--", lw=1, label="gap = KL")
+        _log_axes(ax)
         ax.set_xlabel("exact KL(q(z|x) ‖ p(z|x))  (nats)")
         ax.set_ylabel("log p(x) − E[ELBO estimate]  (nats, ±2 SE)")
         ax.set_title("ELBO gap against KL, per data point (largest K)")
-        ax.legend()
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
         fig.tight_layout()
         save_figure(fig, path)
         plt.close(fig)
@@ -102,12 +144,14 @@ def elbo_gap_vs_kl(points: pd.DataFrame, path: Path) -> Path | None:
 
 
 def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
-    """Throughput (samples/s) and peak tensor memory against K, per estimator and device."""
+    """Throughput (samples/s, with the spread over timing repeats) and peak tensor memory against K, per
+    estimator (colour and marker) and device (line style)."""
     cost = summary[summary["median_seconds"].notna()] if "median_seconds" in summary else summary.iloc[:0]
     if cost.empty:
         return None
     models = list(cost["model"].unique())
     colors = _colors(list(cost["estimator"].unique()))
+    markers = dict(zip(sorted(cost["estimator"].unique()), "osD^v<>ph*"))
     styles = {d: s for d, s in zip(sorted(cost["device"].unique()), ["-", "--", ":", "-."])}
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(models), 2, figsize=(13, 3.3 * len(models)), squeeze=False)
@@ -117,18 +161,117 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
                 g = g.sort_values("num_samples")
                 where = f"{device}: {g['device_name'].iloc[0]}" if "device_name" in g and g["device_name"].notna().any() \
                     else device
-                kw = dict(color=colors[est], ls=styles[device], marker="o", ms=4, label=f"{est} ({where}, {dtype})")
-                axes[row, 0].plot(g["num_samples"], g["samples_per_s"], **kw)
+                kw = dict(color=colors[est], ls=styles[device], marker=markers.get(est, "o"), ms=4, mfc="none",
+                          label=f"{est} ({where}, {dtype})")
+                if "samples_per_s_lo" in g and g["samples_per_s_lo"].notna().any():
+                    err = [g["samples_per_s"] - g["samples_per_s_lo"], g["samples_per_s_hi"] - g["samples_per_s"]]
+                    axes[row, 0].errorbar(g["num_samples"], g["samples_per_s"], yerr=err, capsize=2, **kw)
+                else:
+                    axes[row, 0].plot(g["num_samples"], g["samples_per_s"], **kw)
                 axes[row, 1].plot(g["num_samples"], g["peak_mib"], **kw)
-            axes[row, 0].set_title(f"{model}: throughput (K·B samples / s, median)")
+            axes[row, 0].set_title(f"{model}: samples / s (bars: repeats' range)")
             axes[row, 1].set_title(f"{model}: peak tensor memory (MiB)")
             for ax in axes[row]:
-                ax.set_xscale("log")
-                ax.set_yscale("log")
+                _log_axes(ax)
                 ax.set_xlabel("K (samples per data point)")
-            # outside the data: with several devices and dtypes the legend would cover the curves
-            axes[row, 1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=7)
-        fig.tight_layout()
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 0.78, 1))
+        save_figure(fig, path)
+        plt.close(fig)
+    return path
+
+
+def k_variance_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
+    """K · Var[p̂ / p] against K per model (median over points): flat where the estimator averages K
+    weights of finite variance (the √K rate), at the level χ² where theory gives it; rising where χ² = ∞."""
+    data = summary[np.isfinite(summary.get("k_var_ratio", pd.Series(dtype=float)))] if "k_var_ratio" in summary \
+        else summary.iloc[:0]
+    data = data[data["k_var_ratio"] > 0]
+    if data.empty:
+        return None
+    models = list(data["model"].unique())
+    colors = _colors(list(summary["estimator"].unique()))
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
+        for ax, model in zip(axes.flat, models):
+            for (est, device, dtype), g in data[data["model"] == model].groupby(["estimator", "device", "dtype"]):
+                g = g.sort_values("num_samples")
+                ax.plot(g["num_samples"], g["k_var_ratio"], "o-", ms=3, color=colors[est], label=est)
+                chi2 = g["chi2_mean"].iloc[0] if "chi2_mean" in g else np.nan
+                if np.isfinite(chi2) and chi2 > 0:
+                    ax.axhline(chi2, color=colors[est], ls="--", lw=1, label="χ² (theory, dashed)")
+            _log_axes(ax)
+            ax.set(title=model, xlabel="K", ylabel="K · Var[p̂ / p]  (mean over points)")
+        for ax in list(axes.flat)[len(models):]:
+            ax.set_visible(False)
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+        save_figure(fig, path)
+        plt.close(fig)
+    return path
+
+
+def rmse_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Per model: RMSE against the wall time of one estimate (all K, one line per estimator): the figure a
+    user chooses by — lower left is better."""
+    data = summary[summary["median_seconds"].notna() & np.isfinite(summary["rmse"])] if "median_seconds" in summary \
+        else summary.iloc[:0]
+    data = data[data["rmse"] > 0]
+    if data.empty:
+        return None
+    models = list(data["model"].unique())
+    colors = _colors(list(summary["estimator"].unique()))
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
+        for ax, model in zip(axes.flat, models):
+            for (est, device, dtype), g in data[data["model"] == model].groupby(["estimator", "device", "dtype"]):
+                g = g.sort_values("median_seconds")
+                ax.plot(g["median_seconds"], g["rmse"], "o-", ms=3, color=colors[est], label=est)
+                last = g.iloc[-1]
+                ax.annotate(f"K={int(last['num_samples'])}", (last["median_seconds"], last["rmse"]), fontsize=6,
+                            color=colors[est], xytext=(2, 2), textcoords="offset points")
+            ax.axhline(0.1, color="0.5", ls=":", lw=1, label="0.1 nats")
+            _log_axes(ax)
+            ax.set(title=model, xlabel="seconds per estimate (all points)", ylabel="RMSE (nats)")
+        for ax in list(axes.flat)[len(models):]:
+            ax.set_visible(False)
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
+        save_figure(fig, path)
+        plt.close(fig)
+    return path
+
+
+def point_errors(points: pd.DataFrame, path: Path) -> Path | None:
+    """For models with per-point truth from quadrature or many points: the distribution over data points of
+    each estimator's per-point RMSE at its largest K (one hard point can dominate a mean)."""
+    data = points[np.isfinite(points["error"])]
+    if data.empty:
+        return None
+    top = data[data["num_samples"] == data.groupby(["model", "estimator"])["num_samples"].transform("max")]
+    per_point = top.groupby(["model", "estimator", "point"])["error"].apply(lambda e: float(np.sqrt((e**2).mean())))
+    per_point = per_point.reset_index()
+    models = list(per_point["model"].unique())
+    colors = _colors(list(points["estimator"].unique()))
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
+        for ax, model in zip(axes.flat, models):
+            for est, g in per_point[per_point["model"] == model].groupby("estimator"):
+                v = np.sort(g["error"].clip(lower=1e-6).to_numpy())
+                ax.plot(v, np.arange(1, len(v) + 1) / len(v), "-", color=colors[est], label=est, drawstyle="steps-post")
+            ax.axvline(0.1, color="0.5", ls=":", lw=1, label="0.1 nats")
+            ax.set_xscale("log")
+            ax.set(title=f"{model} (largest K)", xlabel="per-point RMSE (nats)", ylabel="fraction of points ≤")
+        for ax in list(axes.flat)[len(models):]:
+            ax.set_visible(False)
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
         save_figure(fig, path)
         plt.close(fig)
     return path
@@ -148,51 +291,53 @@ def _binned(x: pd.Series, y: pd.Series, bins: int = 12) -> pd.DataFrame:
     return out[out["n"] >= 5]
 
 
+KHAT_RANGE = (-0.5, 2.0)  # k̂ beyond 2 says the same as 2: the weights' tail is extremely heavy
+
+
 def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
-    """Left: median |error| in bins of ESS; middle: in bins of the Pareto k̂ (do the diagnostics
-    flag bad estimates?). Right: the estimate's reported standard error against the RMS of its
-    actual errors (is it honest?)."""
-    with_ess, with_se = points[points["ess"].notna()], points[points["stderr"].notna()]
-    with_k = points[np.isfinite(points["khat"])] if "khat" in points else points.iloc[:0]
-    if with_ess.empty and with_se.empty:
+    """One row per model. Left: median |error| in bins of ESS; middle: in bins of the Pareto k̂ (clipped to
+    [−0.5, 2], lines at 0.5 and 0.7); right: the reported standard error against the RMS of the actual
+    errors (importance-type estimators only: the ELBO's stderr measures noise around the ELBO, not its gap)."""
+    usable = points[points["ess"].notna() | points["stderr"].notna()]
+    if usable.empty:
         return None
+    models = list(usable["model"].unique())
     colors = _colors(list(points["estimator"].unique()))
+    lo, hi = KHAT_RANGE
     with plt.rc_context(_STYLE):
-        fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.3))
-        drawn = {"middle": False, "left": False, "right": False}
-        for est, g in with_k.groupby("estimator"):
-            edges = np.linspace(max(-0.5, g["khat"].min()), g["khat"].max() + 1e-9, 13)
-            binned = g.groupby(pd.cut(g["khat"], edges), observed=True).agg(
-                x=("khat", "mean"), median=("error", lambda e: e.abs().median()), n=("error", "size"))
-            binned = binned[(binned["n"] >= 5) & (binned["median"] > 0)]
-            middle.plot(binned["x"], binned["median"], "o-", color=colors[est], label=est, ms=4)
-            drawn["middle"] |= not binned.empty
-        middle.axvline(0.7, color="k", ls=":", lw=1, label="k̂ = 0.7 (PSIS: unreliable above)")
-        middle.set(yscale="log" if drawn["middle"] else "linear", xlabel="Pareto k̂ of the weights",
-                   ylabel="median |log p̂ − log p(x)|  (nats)", title="Error against Pareto k̂")
-        middle.legend()
-        for est, g in with_ess.groupby("estimator"):
-            b = _binned(g["ess"], g["error"].abs())
-            left.plot(b["x"], b["median"], "o-", color=colors[est], label=est, ms=4)
-            left.fill_between(b["x"], b["lo"], b["hi"], color=colors[est], alpha=0.15)
-            drawn["left"] |= bool((b["median"] > 0).any())
-        for est, g in with_se.groupby("estimator"):
-            c = _binned(g["stderr"], g["error"])
-            right.plot(c["x"], c["rms"], "o-", color=colors[est], label=est, ms=4)
-            drawn["right"] |= bool((c["rms"] > 0).any() and (c["x"] > 0).any())
-        if not drawn["left"] or not drawn["right"]:  # nothing positive to draw on log axes
-            for name, ax in (("left", left), ("right", right)):
-                if not drawn[name]:
-                    ax.set_visible(False)
-        left.set(xscale="log", yscale="log", xlabel="effective sample size of the weights",
-                 ylabel="|log p̂ − log p(x)|  (nats; median, IQR band)", title="Error against ESS")
-        lims = list(right.get_xlim())
-        right.plot(lims, lims, "k--", lw=1, label="honest: RMS error = stderr")
-        right.set(xscale="log", yscale="log", xlabel="reported standard error of log p̂ (nats)",
-                  ylabel="RMS of the actual errors in the bin (nats)", title="Is the reported stderr honest?")
-        left.legend()
-        right.legend()
-        fig.tight_layout()
+        fig, axes = plt.subplots(len(models), 3, figsize=(14, 3.4 * len(models)), squeeze=False)
+        for row, model in enumerate(models):
+            left, middle, right = axes[row]
+            sub = points[points["model"] == model]
+            for est, g in sub[np.isfinite(sub["khat"])].groupby("estimator"):
+                k = g["khat"].clip(lo, hi)
+                binned = g.assign(k=k).groupby(pd.cut(k, np.linspace(lo, hi + 1e-9, 16)), observed=True).agg(
+                    x=("k", "mean"), median=("error", lambda e: e.abs().median()), n=("error", "size"))
+                binned = binned[(binned["n"] >= 5) & (binned["median"] > 0)]
+                middle.plot(binned["x"], binned["median"], "o-", color=colors[est], label=est, ms=4)
+            for value, text in ((0.5, "k̂ = 0.5"), (0.7, "k̂ = 0.7 (PSIS: unreliable above)")):
+                middle.axvline(value, color="k", ls=":" if value == 0.7 else "--", lw=1, label=text)
+            middle.set(xlim=(lo, hi), yscale="log", xlabel=f"Pareto k̂ of the weights (clipped to [{lo:g}, {hi:g}])",
+                       ylabel="median |log p̂ − log p(x)| (nats)", title=f"{model}: error against k̂")
+            for est, g in sub[sub["ess"].notna()].groupby("estimator"):
+                b = _binned(g["ess"], g["error"].abs())
+                left.plot(b["x"], b["median"], "o-", color=colors[est], label=est, ms=4)
+                left.fill_between(b["x"], b["lo"], b["hi"], color=colors[est], alpha=0.15)
+            _log_axes(left)
+            left.set(xlabel="effective sample size of the weights", ylabel="|error| (nats; median, IQR band)",
+                     title=f"{model}: error against ESS")
+            honest = sub[sub["stderr"].notna() & sub["kl"].isna()]
+            for est, g in honest.groupby("estimator"):
+                c = _binned(g["stderr"], g["error"])
+                right.plot(c["x"], c["rms"], "o-", color=colors[est], label=est, ms=4)
+            if not honest.empty:
+                span = [honest["stderr"][honest["stderr"] > 0].min(), honest["stderr"].max()]
+                right.plot(span, span, "k--", lw=1, label="honest: RMS error = stderr")
+            _log_axes(right)
+            right.set(xlabel="reported standard error of log p̂ (nats)", ylabel="RMS of the actual errors (nats)",
+                      title=f"{model}: is the reported stderr honest?")
+        _legend_right(fig, axes.flat)
+        fig.tight_layout(rect=(0, 0, 0.84, 1))
         save_figure(fig, path)
         plt.close(fig)
     return path
@@ -286,30 +431,45 @@ class Figure:
 FIGURES: tuple[Figure, ...] = (
     Figure("error_vs_k", "How the error shrinks with K", error_vs_k,
            "Measured |bias|, standard deviation and RMSE (with 95% bootstrap band) of log p̂ against K, with the "
-           "theoretical predictions dashed: −χ²/(2K) and sqrt(χ²/K) for importance-type estimators, −KL and "
+           "theoretical predictions dashed on top: −χ²/(2K) and sqrt(χ²/K) for importance-type estimators, −KL and "
            "sqrt(Var[log w]/K) for the ELBO. The importance-sampling predictions are drawn where χ²/K < 1 "
-           "(the delta method fails beyond) and are absent where χ² is infinite (no √K rate). Hollow markers: "
-           "a bias within 2 standard errors of zero."),
+           "(the delta method fails beyond) and are absent where χ² is infinite (annotated: no √K rate). Dotted: "
+           "twice the standard error of the bias, the noise floor; hollow markers: a bias below it."),
     Figure("elbo_gap_vs_kl", "ELBO gap against KL", elbo_gap_vs_kl,
-           "Each point is a data point: log p(x) minus the mean ELBO estimate against the exact KL(q ‖ p(z|x)); "
-           "they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
+           "Each point is a data point (log-log, one colour per model): log p(x) minus the mean ELBO estimate "
+           "against the exact KL(q ‖ p(z|x)); they should lie on the diagonal. In a linear-Gaussian model with an amortised linear encoder the KL "
            "is the same for every x (the posterior covariance does not depend on x), so each of those models is one "
            "cluster; trained VAEs spread along the diagonal.", source="points"),
     Figure("cost_vs_k", "What it costs", cost_vs_k,
-           "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised) and "
-           "peak tensor memory against K, for every device (named in the legend). Memory grows with K until one "
+           "Throughput (K·B samples per second, median of timed repeats after a warm-up, device-synchronised; bars "
+           "from the slowest to the fastest repeat) and peak tensor memory against K, for every device (named in "
+           "the legend; estimators by colour and marker). Memory grows with K until one "
            "block of samples is full and is flat beyond it: the estimator streams over K."),
     Figure("precision", "What precision costs", precision_tradeoff,
            "RMSE against the float64 truth versus throughput at the largest K, per dtype: float64, float32, tf32 "
            "(float32 storage, TF32 matrix products on CUDA) and bfloat16. Filled markers: GPU; hollow: CPU. "
            "Reported, not asserted."),
     Figure("diagnostics", "Do the diagnostics see the error?", diagnostics_vs_error,
-           "Left and middle: the absolute error of single estimates in bins of their effective sample size and "
-           "of the Pareto k̂ of their weights (PSIS calls k̂ > 0.7 unreliable). Right: the "
-           "standard error each estimate reports (delta method for importance sampling, sample SE for the ELBO) "
-           "against the RMS of the actual errors in its bin; points above the diagonal are overconfident, as "
-           "importance sampling is when χ² is infinite. The ELBO's standard error measures its noise around the "
-           "ELBO, not its distance (the KL) to log p(x).", source="points"),
+           "One row per model. Left and middle: the absolute error of single estimates in bins of their effective "
+           "sample size and of the Pareto k̂ of their weights (clipped to [−0.5, 2]; PSIS calls k̂ > 0.7 "
+           "unreliable, and k̂ < 0.5 means finite variance). Right: the standard error each importance-type "
+           "estimate reports (delta method) against the RMS of the actual errors in its bin; points above the "
+           "diagonal are overconfident, as importance sampling is when χ² is infinite. The ELBO is left out there: "
+           "its standard error measures its noise around the ELBO, not its distance (the KL) to log p(x).",
+           source="points"),
+    Figure("k_variance_vs_k", "Is the error shrinking at the √K rate?", k_variance_vs_k,
+           "K · Var[p̂ / p] against K (per data point over replicates, mean over points). An average of K "
+           "weights with finite variance keeps it flat at χ²(p(z|x) ‖ q) (dashed where theory gives it); a curve "
+           "that rises or wanders says the variance is infinite or not yet resolved, and √K error bars do not "
+           "apply."),
+    Figure("rmse_vs_time", "Accuracy for the time spent", rmse_vs_time,
+           "RMSE against the wall time of one estimate of all the model's data points, one line per estimator "
+           "through its K values (the largest labelled): the estimator to use is the one lowest at the time you can "
+           "spend. The dotted line is 0.1 nats."),
+    Figure("point_errors", "How the error is spread over data points", point_errors,
+           "Per model, the distribution over data points of each estimator's per-point RMSE at its largest K "
+           "(cumulative): one hard point can dominate a mean RMSE, so the median and the worst decile are read "
+           "off here.", source="points"),
     Figure("bdmc_gap_vs_t", "How far AIS is from the truth: the BDMC gap against T", bdmc_gap_vs_t,
            "Bidirectional Monte Carlo on data simulated from each model: forward AIS (a stochastic lower bound) and "
            "reverse AIS from the latents that generated the data (a stochastic upper bound) at each number of "

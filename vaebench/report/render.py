@@ -18,7 +18,7 @@ from vaebench.results.bdmc import bdmc_table, load_bdmc_dir
 from vaebench.results.metrics import cells_table, points_table, summarize
 from vaebench.results.references import reference_comparisons
 from vaebench.results.store import ResultStore, atomic_write_bytes
-from vaebench.report import figures
+from vaebench.report import advice, figures
 
 __all__ = ["render_report", "results_dir_of", "verdicts"]
 
@@ -48,7 +48,7 @@ def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
         g = g.sort_values("num_samples")
         at = g[g["num_samples"] <= 1000].iloc[-1] if (g["num_samples"] <= 1000).any() else g.iloc[0]
         claims = [text for tag, text in _CLAIMS.items() if tags.get(est, {}).get(tag)]
-        parts = [", ".join(claims) or "no accuracy claims"]
+        parts = ["claims: " + (", ".join(claims) or "none") + " (tested: see Claims)"]
         if not np.isfinite(at["rmse"]):
             parts.append("no ground truth: throughput only")
         else:
@@ -153,11 +153,16 @@ def _bdmc_columns(bdmc: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def _anchor(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
 def _page(title: str, body: list[str]) -> bytes:
     style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
              "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
              "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
-             "table.verdicts td{text-align:left}.wide{overflow-x:auto}")
+             "table.verdicts td,table.text td{text-align:left}.wide{overflow-x:auto}nav{margin:1em 0;line-height:1.8}"
+             "details{margin:.3em 0}summary{cursor:pointer;font-weight:600}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>").encode()
 
@@ -219,7 +224,28 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
 
     best = _best_lines(verdict)
-    md = [f"# vaebench report: {store.config['name']}", "", *[f"- {m}" for m in meta], "", "## Verdicts"]
+    tags = _tags(records)
+    sections = [
+        ("Models", "Each model's size and encoder, and the theory that predicts how the estimators behave on it, as "
+                   "median / 90th percentile / max over its data points: χ²(p(z|x) ‖ q) sets importance sampling's "
+                   "variance (∞: no √K rate), KL the ELBO's gap, Var[log w] the ELBO's noise.",
+         advice.models_table(records, store.config)),
+        ("Which estimator, which K", f"Per model and estimator: the smallest K (with its wall time) at which |bias| and "
+                                     f"the RMSE of the median point, or of the worst decile of points, are below "
+                                     f"{advice.TARGET_NATS:g} nats; whether the reported standard error matches the "
+                                     "actual spread there (within 1.5x); and how often estimates flagged by Pareto k̂ > "
+                                     "0.7 or ESS < 10 were within the target, against those not flagged.",
+         advice.recommendations(summary, points)),
+        ("Claims and what this run verified", "What each estimator claims (its tags), beside what this run's data "
+                                              "tested: bounds by a one-sided 5σ test of the mean error at every K, "
+                                              "consistency by the RMSE falling with K.",
+         advice.claims_and_verified(summary, tags)),
+    ]
+    sections = [(t, c, d) for t, c, d in sections if not d.empty]
+    md = [f"# vaebench report: {store.config['name']}", "", *[f"- {m}" for m in meta]]
+    for title, caption, frame in sections:
+        md += ["", f"## {title}", "", caption, "", frame.to_markdown(index=False)]
+    md += ["", "## Verdicts"]
     for model, g in verdict.groupby("model", sort=False):
         md += ["", f"### {model}: {best[model]}", "",
                g[["estimator", "device", "dtype", "verdict"]].to_markdown(index=False)]
@@ -240,14 +266,20 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
            "Tables: [summary.csv](summary.csv), [points.csv.gz](points.csv.gz) (every estimate), [verdicts.csv](verdicts.csv)."]
     atomic_write_bytes(out / "report.md", ("\n".join(md) + "\n").encode())
 
+    anchors = [t for t, _, _ in sections] + ["Verdicts"] + [t for t, _, _ in figs]
     body = [f"<h1>vaebench report: {html.escape(store.config['name'])}</h1>",
             "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in meta) + "</ul>",
-            "<h2>Verdicts</h2>"]
+            '<nav><b>Contents</b>: ' + " · ".join(f'<a href="#{_anchor(t)}">{html.escape(t)}</a>' for t in anchors)
+            + ' · <a href="#summary-table">Summary table</a></nav>']
+    for title, caption, frame in sections:
+        body += [f'<h2 id="{_anchor(title)}">{html.escape(title)}</h2>', f"<p>{html.escape(caption)}</p>",
+                 '<div class="wide">', frame.to_html(index=False, border=0, classes="text"), "</div>"]
+    body += [f'<h2 id="{_anchor("Verdicts")}">Verdicts</h2>']
     for model, g in verdict.groupby("model", sort=False):
         body += [f"<h3>{html.escape(model)}: {html.escape(best[model])}</h3>",
                  g[["estimator", "device", "dtype", "verdict"]].to_html(index=False, border=0, classes="verdicts")]
     for title, p, caption in figs:
-        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(caption)}</p>", _img(p)]
+        body += [f'<h2 id="{_anchor(title)}">{html.escape(title)}</h2>', f"<p>{html.escape(caption)}</p>", _img(p)]
     if not bdmc.empty:
         body += ["<h2>Bidirectional Monte Carlo (AIS sandwich)</h2>", f"<p>{html.escape(_BDMC_TEXT)}</p>",
                  bdmc_shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)]
@@ -258,8 +290,12 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     if problems:
         body += ["<h2>Failed cells and contaminated timings</h2>",
                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in problems) + "</ul>"]
-    body += ["<h2>Summary table</h2>", '<div class="wide">',
-             table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0), "</div>",
+    body += ['<h2 id="summary-table">Summary table</h2>']
+    for model, part in table.groupby("model", sort=False):
+        body += [f"<details><summary>{html.escape(model)} ({len(part)} rows)</summary>", '<div class="wide">',
+                 part.drop(columns="model").to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
+                 "</div></details>"]
+    body += [
              '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv.gz">points.csv.gz</a>, '
              '<a href="verdicts.csv">verdicts.csv</a>.</p>']
     atomic_write_bytes(out / "index.html", _page(f"vaebench: {store.config['name']}", body))

@@ -57,7 +57,9 @@ def cells_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for rec in records:
         timing = rec.get("timing") or {}
+        repeats = timing.get("repeats") or []
         rows.append({**rec["cell"], "seconds": rec["seconds"], "median_seconds": timing.get("median"),
+                     "min_seconds": min(repeats) if repeats else None, "max_seconds": max(repeats) if repeats else None,
                      "peak_bytes": rec.get("peak_bytes"), "num_points": len(rec["log_px"]),
                      "device_name": rec["meta"]["device_name"], "threads": rec["meta"]["threads"],
                      "others_cores": timing.get("others_cores"), "waited_cores": timing.get("waited_cores"),
@@ -77,6 +79,11 @@ def _bootstrap_rmse(errors: np.ndarray, rng: np.random.Generator, draws: int = 4
     idx = rng.integers(0, r, size=(draws, r))
     rmse = np.sqrt((errors[idx] ** 2).mean(axis=(1, 2)))
     return tuple(np.quantile(rmse, [0.025, 0.975]))
+
+
+def _k_var_ratio(wide: np.ndarray, k: int) -> float:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.mean(k * np.exp(wide).var(axis=0, ddof=1)))
 
 
 def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
@@ -115,15 +122,23 @@ def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int
             "theory_bias": theory_bias, "theory_std": theory_std, "theory_rmse": theory_rmse,
             "chi2_mean": np.nanmean(chi2) if np.isfinite(chi2).any() else (np.inf if np.isinf(chi2).any() else np.nan),
             "kl_mean": np.nanmean(kl) if np.isfinite(kl).any() else np.nan,
+            # K·Var[p̂/p], per point over replicates, mean over points (as χ² is): flat in K where the
+            # estimator has the √K rate of an average of K weights with finite variance (χ² < ∞).
+            "k_var_ratio": _k_var_ratio(wide, k) if r > 1 else np.nan,
             "ess_over_k": g["ess"].mean() / k,
             "khat_mean": g["khat"].replace(-np.inf, np.nan).mean(),
             "khat_over_0.7": (g["khat"] > 0.7).mean() if g["khat"].notna().any() else np.nan,
         })
     summary = pd.DataFrame(rows)
     if cells is not None and not cells.empty:
-        cost = cells[cells["replicate"] == 0].set_index(GROUP)[["median_seconds", "peak_bytes", "num_points", "threads",
-                                                                 "device_name", "contaminated"]]
+        cost = cells[cells["replicate"] == 0].set_index(GROUP)[["median_seconds", "min_seconds", "max_seconds",
+                                                                 "peak_bytes", "num_points", "threads", "device_name",
+                                                                 "contaminated"]]
         summary = summary.join(cost, on=GROUP)
-        summary["samples_per_s"] = summary["num_samples"] * summary["num_points"] / summary["median_seconds"]
+        work = summary["num_samples"] * summary["num_points"]
+        summary["samples_per_s"] = work / summary["median_seconds"]
+        # The spread over timing repeats: slowest and fastest repeat.
+        summary["samples_per_s_lo"] = work / summary["max_seconds"].astype(float)
+        summary["samples_per_s_hi"] = work / summary["min_seconds"].astype(float)
         summary["peak_mib"] = summary["peak_bytes"] / 2**20
     return summary
