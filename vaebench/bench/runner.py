@@ -75,11 +75,18 @@ def make_executor(workers: int = 1, scheduler: str | None = None) -> tuple[cf.Ex
 
 
 class _Progress:
-    """A tqdm bar on a terminal; plain periodic lines otherwise (CI logs); nothing when quiet."""
+    """A tqdm bar on a terminal; plain periodic lines otherwise (CI logs); nothing when quiet.
 
-    def __init__(self, total: int, done: int, quiet: bool) -> None:
+    The ETA comes from measured cell costs: a pending cell is expected to take what finished cells of
+    the same model and estimator took per sample (K × points), times its own K; cells of a pair not
+    seen yet take the mean per-sample cost of everything measured so far.
+    """
+
+    def __init__(self, total: int, done: int, quiet: bool, pending: list[Cell] | None = None) -> None:
         self.total, self.count, self.quiet = total, done, quiet
         self.start = self.last = time.monotonic()
+        self.pending = {c.key: c for c in (pending or [])}
+        self.per_sample: dict[tuple[str, str], list[float]] = {}
         self.bar = None
         if not quiet and sys.stderr.isatty():
             from tqdm.auto import tqdm
@@ -88,16 +95,34 @@ class _Progress:
         elif not quiet:
             print(f"[bench] {done}/{total} cells already done", file=sys.stderr, flush=True)
 
-    def update(self, cell: Cell) -> None:
+    def eta(self) -> float | None:
+        """Seconds the pending cells should take, from the costs measured so far (None before any)."""
+        if not self.per_sample:
+            return None
+        overall = sum(sum(v) for v in self.per_sample.values()) / sum(len(v) for v in self.per_sample.values())
+        total = 0.0
+        for c in self.pending.values():
+            seen = self.per_sample.get((c.model, c.estimator))
+            total += (sum(seen) / len(seen) if seen else overall) * c.num_samples
+        return total
+
+    def update(self, cell: Cell, seconds: float | None = None) -> None:
         self.count += 1
+        self.pending.pop(cell.key, None)
+        if seconds is not None:
+            self.per_sample.setdefault((cell.model, cell.estimator), []).append(seconds / cell.num_samples)
+        eta = self.eta()
         if self.bar is not None:
             self.bar.update(1)
+            if eta is not None:
+                self.bar.set_postfix_str(f"ETA {eta:.0f} s (from measured cell costs)", refresh=False)
             return
         now = time.monotonic()
         if not self.quiet and (now - self.last >= 10 or self.count == self.total):
             self.last = now
+            left = f", about {eta:.0f} s left" if eta is not None and self.count < self.total else ""
             print(f"[bench] {self.count}/{self.total} cells ({100 * self.count / self.total:.0f}%), "
-                  f"{now - self.start:.0f} s; last {cell.key}", file=sys.stderr, flush=True)
+                  f"{now - self.start:.0f} s{left}; last {cell.key}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -207,7 +232,7 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
         warnings.warn(f"model {name!r} is skipped: {reason}", stacklevel=2)
         pending = [c for c in pending if c.model != name]
     executor = executor or SerialExecutor()
-    progress = _Progress(len(config.cells()), len(config.cells()) - len(pending), quiet)
+    progress = _Progress(len(config.cells()), len(config.cells()) - len(pending), quiet, pending)
     queue = iter(pending)
     running: dict[cf.Future, Cell] = {}
     try:
@@ -219,8 +244,10 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 cell = running.pop(future)
-                store.write(cell.key, future.result())
-                progress.update(cell)
+                record = future.result()
+                store.write(cell.key, record)
+                timing = record.get("timing") or {}
+                progress.update(cell, record.get("seconds", 0.0) + sum(timing.get("repeats") or []))
     finally:
         for future in running:
             future.cancel()

@@ -35,7 +35,8 @@ def _spread(values: Any) -> str:
     finite = v[np.isfinite(v)]
     if finite.size == 0:
         return f"∞ at all {inf} points"
-    text = f"{np.median(v):.3g} / {np.quantile(v, 0.9):.3g} / {v.max():.3g}"
+    text = (f"{np.quantile(v, 0.5, method='higher'):.3g} / {np.quantile(v, 0.9, method='higher'):.3g} / "
+            f"{v.max():.3g}")
     return text + (f" (∞ at {inf} of {v.size})" if inf else "")
 
 

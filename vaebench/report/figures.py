@@ -181,6 +181,38 @@ def cost_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+class _ModelPanels:
+    """A grid of panels, one per model (at most 3 across), with one legend outside on the right:
+    ``with _ModelPanels(models, path) as panels: for ax, model in panels: ...``."""
+
+    def __init__(self, models: list[str], path: Path, legend_inches: float = 2.0) -> None:
+        self.models, self.path, self.legend_inches = models, path, legend_inches
+
+    def __enter__(self) -> "_ModelPanels":
+        self._style = plt.rc_context(_STYLE)
+        self._style.__enter__()
+        cols = min(3, len(self.models))
+        rows = -(-len(self.models) // cols)
+        self.fig, self.axes = plt.subplots(rows, cols, figsize=(4.4 * cols + self.legend_inches, 3.2 * rows),
+                                           squeeze=False)
+        return self
+
+    def __iter__(self):
+        return iter(zip(self.axes.flat, self.models))
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                for ax in list(self.axes.flat)[len(self.models):]:
+                    ax.set_visible(False)
+                _legend_right(self.fig, self.axes.flat)
+                self.fig.tight_layout(rect=(0, 0, 1 - self.legend_inches / self.fig.get_figwidth(), 1))
+                save_figure(self.fig, self.path)
+        finally:
+            plt.close(self.fig)
+            self._style.__exit__(*exc)
+
+
 def k_variance_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
     """K · Var[p̂ / p] against K per model (median over points): flat where the estimator averages K
     weights of finite variance (the √K rate), at the level χ² where theory gives it; rising where χ² = ∞."""
@@ -191,11 +223,8 @@ def k_variance_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
         return None
     models = list(data["model"].unique())
     colors = _colors(list(summary["estimator"].unique()))
-    cols = min(3, len(models))
-    rows = -(-len(models) // cols)
-    with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
-        for ax, model in zip(axes.flat, models):
+    with _ModelPanels(models, path) as panels:
+        for ax, model in panels:
             for (est, device, dtype), g in data[data["model"] == model].groupby(["estimator", "device", "dtype"]):
                 g = g.sort_values("num_samples")
                 ax.plot(g["num_samples"], g["k_var_ratio"], "o-", ms=3, color=colors[est], label=est)
@@ -204,12 +233,6 @@ def k_variance_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
                     ax.axhline(chi2, color=colors[est], ls="--", lw=1, label="χ² (theory, dashed)")
             _log_axes(ax)
             ax.set(title=model, xlabel="K", ylabel="K · Var[p̂ / p]  (mean over points)")
-        for ax in list(axes.flat)[len(models):]:
-            ax.set_visible(False)
-        _legend_right(fig, axes.flat)
-        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
-        save_figure(fig, path)
-        plt.close(fig)
     return path
 
 
@@ -223,11 +246,8 @@ def rmse_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
         return None
     models = list(data["model"].unique())
     colors = _colors(list(summary["estimator"].unique()))
-    cols = min(3, len(models))
-    rows = -(-len(models) // cols)
-    with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
-        for ax, model in zip(axes.flat, models):
+    with _ModelPanels(models, path) as panels:
+        for ax, model in panels:
             for (est, device, dtype), g in data[data["model"] == model].groupby(["estimator", "device", "dtype"]):
                 g = g.sort_values("median_seconds")
                 ax.plot(g["median_seconds"], g["rmse"], "o-", ms=3, color=colors[est], label=est)
@@ -237,12 +257,6 @@ def rmse_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
             ax.axhline(0.1, color="0.5", ls=":", lw=1, label="0.1 nats")
             _log_axes(ax)
             ax.set(title=model, xlabel="seconds per estimate (all points)", ylabel="RMSE (nats)")
-        for ax in list(axes.flat)[len(models):]:
-            ax.set_visible(False)
-        _legend_right(fig, axes.flat)
-        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
-        save_figure(fig, path)
-        plt.close(fig)
     return path
 
 
@@ -257,23 +271,14 @@ def point_errors(points: pd.DataFrame, path: Path) -> Path | None:
     per_point = per_point.reset_index()
     models = list(per_point["model"].unique())
     colors = _colors(list(points["estimator"].unique()))
-    cols = min(3, len(models))
-    rows = -(-len(models) // cols)
-    with plt.rc_context(_STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 2.2, 3.2 * rows), squeeze=False)
-        for ax, model in zip(axes.flat, models):
+    with _ModelPanels(models, path) as panels:
+        for ax, model in panels:
             for est, g in per_point[per_point["model"] == model].groupby("estimator"):
                 v = np.sort(g["error"].clip(lower=1e-6).to_numpy())
                 ax.plot(v, np.arange(1, len(v) + 1) / len(v), "-", color=colors[est], label=est, drawstyle="steps-post")
             ax.axvline(0.1, color="0.5", ls=":", lw=1, label="0.1 nats")
             ax.set_xscale("log")
             ax.set(title=f"{model} (largest K)", xlabel="per-point RMSE (nats)", ylabel="fraction of points ≤")
-        for ax in list(axes.flat)[len(models):]:
-            ax.set_visible(False)
-        _legend_right(fig, axes.flat)
-        fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
-        save_figure(fig, path)
-        plt.close(fig)
     return path
 
 

@@ -162,7 +162,8 @@ def _page(title: str, body: list[str]) -> bytes:
              "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
              "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
              "table.verdicts td,table.text td{text-align:left}.wide{overflow-x:auto}nav{margin:1em 0;line-height:1.8}"
-             "details{margin:.3em 0}summary{cursor:pointer;font-weight:600}")
+             "details{margin:.3em 0}summary{cursor:pointer;font-weight:600}td:first-child{white-space:nowrap}"
+             "table.text th{text-align:left}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>").encode()
 
