@@ -37,5 +37,9 @@ rc=$?
 log "bench rc=$rc"
 # The report is re-rendered here if the sweep stopped early: what finished is kept.
 [ $rc -ne 0 ] && $PY -m vaebench report "$OUT/gpu-reference" >> "$OUT/bench.log" 2>&1
+log "AIS transition in decoder passes (issue 14; into the archive)"
+mkdir -p "$OUT/gpu-reference"
+timeout 40 $PY -m benchmarks.ais_transition --out "$OUT/gpu-reference" --device $DEVICES --rows 1600 16000 65536 \
+  --repeats 5 >> "$OUT/bench.log" 2>&1 || log "AIS transition failed"
 tar czf "$OUT/gpu-reference.tgz" -C "$OUT" gpu-reference && rm -rf "$OUT/gpu-reference"
 log "done"

@@ -262,7 +262,9 @@ def check_bounded_memory(spec: EstimatorSpec, random_state: int | None = None) -
     peaks = {}
     extra = {}
     if spec.tags.needs_exact_posterior and supports(spec, "posterior_samples"):  # one shared start per point
-        extra["posterior_samples"] = model.posterior(x).sample().to(x.dtype)
+        from vaebench.sampling import sample
+
+        extra["posterior_samples"] = sample(model.posterior(x), (), _g(random_state, "memory-start")).to(x.dtype)
     for k in (1000, 100_000):
         try:
             peaks[k] = peak_tensor_bytes(lambda: run(spec, model, x, k, _g(random_state, "memory"), **extra), x.device)

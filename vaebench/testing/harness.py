@@ -60,7 +60,7 @@ def run(spec: EstimatorSpec, model: Any, x: Tensor, k: int, g: torch.Generator, 
     if spec.tags.needs_exact_posterior and options.get("posterior_samples") is None and supports(
             spec, "posterior_samples"):
         seed = int(torch.randint(2**62, (1,), generator=g))
-        draws = exact_posterior_samples(model, x, k, torch.Generator().manual_seed(seed))
+        draws = exact_posterior_samples(model, x, k, torch.Generator(device=x.device).manual_seed(seed))
         if draws is None:
             raise CheckSkipped(f"{type(model).__name__} offers no exact posterior samples")
         options["posterior_samples"] = draws
