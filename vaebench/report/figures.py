@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from vaebench.results.store import atomic_write_bytes  # noqa: E402
 
 __all__ = ["FIGURES", "Figure", "error_vs_k", "elbo_gap_vs_kl", "cost_vs_k", "diagnostics_vs_error",
-           "precision_tradeoff", "bdmc_gap_vs_t", "k_variance_vs_k", "rmse_vs_time", "point_errors"]
+           "precision_tradeoff", "bdmc_gap_vs_t", "k_variance_vs_k", "rmse_vs_time", "point_errors", "error_vs_t"]
 
 _STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9, "legend.fontsize": 8}
 
@@ -36,13 +36,18 @@ def _colors(names: list[str]) -> dict[str, str]:
 
 
 def _log_axes(ax) -> None:
-    """Log-log axes labelled at powers of ten only (no '3×10⁰, 2×10⁰' clutter)."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+    """Log-log axes labelled at powers of ten (no '3×10⁰, 2×10⁰' clutter), or at 1-2-5 steps where the data
+    span less than a decade and a half (call after plotting)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_locator(LogLocator(base=10, numticks=12))
+    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        low, high = sorted(limits)
+        narrow = low > 0 and high / low < 30
+        axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5) if narrow else (1.0,), numticks=12))
+        if narrow:
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(NullFormatter())
 
 
@@ -260,6 +265,30 @@ def rmse_vs_time(summary: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+def error_vs_t(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Per model: RMSE (solid) and |bias| (dashed) of annealed estimators against the number of
+    annealing distributions T, one colour per K (needs the same estimator at two T or more)."""
+    if "num_steps" not in summary:
+        return None
+    data = summary[summary["num_steps"].notna() & np.isfinite(summary["rmse"])]
+    data = data[data.groupby(["model", "base_estimator"])["num_steps"].transform("nunique") > 1]
+    if data.empty:
+        return None
+    models = list(data["model"].unique())
+    ks = sorted(data["num_samples"].unique())
+    colors = {k: plt.cm.viridis(i / max(1, len(ks) - 1)) for i, k in enumerate(ks)}
+    with _ModelPanels(models, path) as panels:
+        for ax, model in panels:
+            for (base, k), g in data[data["model"] == model].groupby(["base_estimator", "num_samples"]):
+                g = g.sort_values("num_steps")
+                ax.plot(g["num_steps"], g["rmse"], "o-", ms=3, color=colors[k], label=f"RMSE, K = {k}")
+                ax.plot(g["num_steps"], g["bias"].abs(), "s--", ms=3, color=colors[k], mfc="none",
+                        label=f"|bias|, K = {k}")
+            _log_axes(ax)
+            ax.set(title=f"{model}", xlabel="T (annealing distributions)", ylabel="nats")
+    return path
+
+
 def point_errors(points: pd.DataFrame, path: Path) -> Path | None:
     """For models with per-point truth from quadrature or many points: the distribution over data points of
     each estimator's per-point RMSE at its largest K (one hard point can dominate a mean)."""
@@ -471,6 +500,10 @@ FIGURES: tuple[Figure, ...] = (
            "RMSE against the wall time of one estimate of all the model's data points, one line per estimator "
            "through its K values (the largest labelled): the estimator to use is the one lowest at the time you can "
            "spend. The dotted line is 0.1 nats."),
+    Figure("error_vs_t", "Annealing: the error against T", error_vs_t,
+           "For estimators run at several numbers of annealing distributions T (the sweep's variants, e.g. "
+           "ais-T4, ais-T16, ais-T64): RMSE (solid) and |bias| (dashed) against T at each K. AIS is unbiased in "
+           "p for every T; its log is biased low by about Var[w/p]/2K, which more temperatures shrink."),
     Figure("point_errors", "How the error is spread over data points", point_errors,
            "Per model, the distribution over data points of each estimator's per-point RMSE at its largest K "
            "(cumulative): one hard point can dominate a mean RMSE, so the median and the worst decile are read "

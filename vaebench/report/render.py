@@ -210,6 +210,12 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
         failed += failures
     points, cells = points_table(records), cells_table(records)
     summary = summarize(points, cells, seed=store.config['seed'])
+    # Which installed estimator (and which T, for annealing) each label of the sweep ran: variants
+    # such as ais-T16 are the same estimator at another option value.
+    ran = {r["cell"]["estimator"]: r.get("estimator") or {"name": r["cell"]["estimator"], "options": {}}
+           for r in records}
+    summary["base_estimator"] = summary["estimator"].map(lambda e: ran[e]["name"])
+    summary["num_steps"] = summary["estimator"].map(lambda e: ran[e]["options"].get("num_steps", np.nan))
     verdict = verdicts(summary, _tags(records))
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     # mtime=0: re-rendering the same results gives the same bytes (gzip stamps the time otherwise)
