@@ -135,3 +135,15 @@ def test_quadrature_posterior_gives_zero_variance_importance_sampling(trained_2d
     draws = post.sample((20000,))
     mean, se = mean_and_se(draws)
     assert_z(mean, post.mean, se, "posterior sample mean")
+
+
+def test_each_point_refines_its_own_grid(trained_2d):
+    """Per-point adaptivity: a point's result and final grid do not depend on the other points of
+    its batch (integrated alone, the same numbers up to rounding and the same grid)."""
+    model, x = trained_2d
+    together = integrate(model.model, x, tol=1e-6)
+    for i in range(x.shape[0]):
+        alone = integrate(model.model, x[i : i + 1], tol=1e-6)
+        assert int(alone.points_per_dim[0]) == int(together.points_per_dim[i])
+        assert abs(float(alone.log_marginal[0] - together.log_marginal[i])) < 1e-9
+    assert together.error.max() <= 1e-6 or (together.points_per_dim == together.points_per_dim.max()).any()
