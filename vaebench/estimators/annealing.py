@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -306,9 +306,6 @@ class Annealing:
     step_size: float | None
     chain_chunk: int
     transition: Transition = hmc_transition
-
-    def with_path(self, path: AnnealingPath) -> "Annealing":
-        return replace(self, path=path)
 
 
 def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any, leapfrog_steps: Any,
