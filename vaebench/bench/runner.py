@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import multiprocessing
 import os
 import sys
@@ -77,16 +78,17 @@ def make_executor(workers: int = 1, scheduler: str | None = None) -> tuple[cf.Ex
 class _Progress:
     """A tqdm bar on a terminal; plain periodic lines otherwise (CI logs); nothing when quiet.
 
-    The ETA comes from measured cell costs: a pending cell is expected to take what finished cells of
-    the same model and estimator took per sample (K × points), times its own K; cells of a pair not
-    seen yet take the mean per-sample cost of everything measured so far.
+    The ETA comes from measured cell costs: a pending cell is expected to take what finished cells
+    of the same model, estimator and K took; else the same model and estimator at the nearest K
+    measured (scaled up by K where K is larger: cost grows at most linearly in K); else the same
+    estimator and K on another model; else the median of all cells measured so far.
     """
 
     def __init__(self, total: int, done: int, quiet: bool, pending: list[Cell] | None = None) -> None:
         self.total, self.count, self.quiet = total, done, quiet
         self.start = self.last = time.monotonic()
         self.pending = {c.key: c for c in (pending or [])}
-        self.per_sample: dict[tuple[str, str], list[float]] = {}
+        self.costs: dict[tuple[str, str, int], list[float]] = {}
         self.bar = None
         if not quiet and sys.stderr.isatty():
             from tqdm.auto import tqdm
@@ -95,22 +97,34 @@ class _Progress:
         elif not quiet:
             print(f"[bench] {done}/{total} cells already done", file=sys.stderr, flush=True)
 
+    def _expected(self, cell: Cell, overall: float) -> float:
+        import statistics
+
+        own = self.costs.get((cell.model, cell.estimator, cell.num_samples))
+        if own:
+            return statistics.fmean(own)
+        near = [(k, statistics.fmean(v)) for (m, e, k), v in self.costs.items()
+                if m == cell.model and e == cell.estimator]
+        if near:
+            k, cost = min(near, key=lambda kv: abs(math.log(kv[0] / cell.num_samples)))
+            return cost * max(1.0, cell.num_samples / k)
+        other = [c for (m, e, k), v in self.costs.items() if e == cell.estimator and k == cell.num_samples for c in v]
+        return statistics.fmean(other) if other else overall
+
     def eta(self) -> float | None:
         """Seconds the pending cells should take, from the costs measured so far (None before any)."""
-        if not self.per_sample:
+        import statistics
+
+        if not self.costs:
             return None
-        overall = sum(sum(v) for v in self.per_sample.values()) / sum(len(v) for v in self.per_sample.values())
-        total = 0.0
-        for c in self.pending.values():
-            seen = self.per_sample.get((c.model, c.estimator))
-            total += (sum(seen) / len(seen) if seen else overall) * c.num_samples
-        return total
+        overall = statistics.median(c for v in self.costs.values() for c in v)
+        return sum(self._expected(c, overall) for c in self.pending.values())
 
     def update(self, cell: Cell, seconds: float | None = None) -> None:
         self.count += 1
         self.pending.pop(cell.key, None)
         if seconds is not None:
-            self.per_sample.setdefault((cell.model, cell.estimator), []).append(seconds / cell.num_samples)
+            self.costs.setdefault((cell.model, cell.estimator, cell.num_samples), []).append(seconds)
         eta = self.eta()
         if self.bar is not None:
             self.bar.update(1)
