@@ -40,6 +40,11 @@ def _log_axes(ax) -> None:
     span less than a decade and a half (call after plotting)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    drawn = [np.asarray(getattr(line, f"get_{a}data")(), dtype=float) for line in ax.get_lines() for a in "xy"]
+    xs = np.concatenate([drawn[i] for i in range(0, len(drawn), 2)] or [np.array([])])
+    ys = np.concatenate([drawn[i] for i in range(1, len(drawn), 2)] or [np.array([])])
+    if not ((xs > 0) & np.isfinite(xs)).any() or not ((ys > 0) & np.isfinite(ys)).any():
+        return  # nothing positive to draw on a log axis (e.g. a panel whose cells all failed): stay linear
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
@@ -343,15 +348,17 @@ def diagnostics_vs_error(points: pd.DataFrame, path: Path) -> Path | None:
         for row, model in enumerate(models):
             left, middle, right = axes[row]
             sub = points[points["model"] == model]
+            drawn = False
             for est, g in sub[np.isfinite(sub["khat"])].groupby("estimator"):
                 k = g["khat"].clip(lo, hi)
                 binned = g.assign(k=k).groupby(pd.cut(k, np.linspace(lo, hi + 1e-9, 16)), observed=True).agg(
                     x=("k", "mean"), median=("error", lambda e: e.abs().median()), n=("error", "size"))
                 binned = binned[(binned["n"] >= 5) & (binned["median"] > 0)]
                 middle.plot(binned["x"], binned["median"], "o-", color=colors[est], label=est, ms=4)
+                drawn |= not binned.empty
             for value, text in ((0.5, "k̂ = 0.5"), (0.7, "k̂ = 0.7 (PSIS: unreliable above)")):
                 middle.axvline(value, color="k", ls=":" if value == 0.7 else "--", lw=1, label=text)
-            middle.set(xlim=(lo, hi), yscale="log", xlabel=f"Pareto k̂ of the weights (clipped to [{lo:g}, {hi:g}])",
+            middle.set(xlim=(lo, hi), yscale="log" if drawn else "linear", xlabel=f"Pareto k̂ of the weights (clipped to [{lo:g}, {hi:g}])",
                        ylabel="median |log p̂ − log p(x)| (nats)", title=f"{model}: error against k̂")
             for est, g in sub[sub["ess"].notna()].groupby("estimator"):
                 b = _binned(g["ess"], g["error"].abs())
