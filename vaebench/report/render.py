@@ -40,9 +40,25 @@ def _si(value: float) -> str:
     return f"{value:.3g}"
 
 
-def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
+def _worst_point(points: pd.DataFrame | None, at: pd.Series) -> str:
+    """'worst point #i: RMSE r (ESS e, k̂ k)' at the judged K, from the per-estimate table."""
+    if points is None or at.get("worst_point", -1) < 0:
+        return ""
+    sel = points[(points["model"] == at["model"]) & (points["estimator"] == at["estimator"])
+                 & (points["num_samples"] == at["num_samples"]) & (points["device"] == at["device"])
+                 & (points["dtype"] == at["dtype"]) & (points["point"] == at["worst_point"])]
+    if sel.empty:
+        return ""
+    rmse = float(np.sqrt((sel["error"] ** 2).mean()))
+    diag = [f"{name} {sel[col].mean():.3g}" for name, col in (("ESS", "ess"), ("k̂", "khat"))
+            if sel[col].notna().any() and np.isfinite(sel[col]).any()]
+    return f"; worst point #{int(at['worst_point'])}: RMSE {rmse:.3g}" + (f" ({', '.join(diag)})" if diag else "")
+
+
+def verdicts(summary: pd.DataFrame, tags: dict[str, dict], points: pd.DataFrame | None = None) -> pd.DataFrame:
     """One plain-language line per (model, estimator, device, dtype), judged at K = 1000 (or the
-    largest K below it): claims · RMSE (theory) · bias (theory) · best throughput."""
+    largest K below it): claims · RMSE (theory; per-point median, 90th percentile and the worst point
+    with its ESS and k̂) · bias (theory) · best throughput."""
     rows = []
     for (model, est, device, dtype), g in summary.groupby(["model", "estimator", "device", "dtype"], sort=False):
         g = g.sort_values("num_samples")
@@ -58,6 +74,7 @@ def verdicts(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
             elif np.isinf(at.get("chi2_mean", np.nan)):
                 rmse += " (χ² = ∞: no √K rate)"
             rmse += f"; per point median {at['rmse_point_median']:.3g}, 90th percentile {at['rmse_point_p90']:.3g}"
+            rmse += _worst_point(points, at)
             parts.append(rmse)
             bias = f"bias {at['bias']:+.3g} ± {2 * at['bias_se']:.2g}"
             if np.isfinite(at["theory_bias"]):
@@ -216,7 +233,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
            for r in records}
     summary["base_estimator"] = summary["estimator"].map(lambda e: ran[e]["name"])
     summary["num_steps"] = summary["estimator"].map(lambda e: ran[e]["options"].get("num_steps", np.nan))
-    verdict = verdicts(summary, _tags(records))
+    verdict = verdicts(summary, _tags(records), points)
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     # mtime=0: re-rendering the same results gives the same bytes (gzip stamps the time otherwise)
     atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
