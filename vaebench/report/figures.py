@@ -224,7 +224,7 @@ class _ModelPanels:
 
 
 def k_variance_vs_k(summary: pd.DataFrame, path: Path) -> Path | None:
-    """K · Var[p̂ / p] against K per model (median over points): flat where the estimator averages K
+    """K · Var[p̂ / p] against K per model (mean over points): flat where the estimator averages K
     weights of finite variance (the √K rate), at the level χ² where theory gives it; rising where χ² = ∞."""
     data = summary[np.isfinite(summary.get("k_var_ratio", pd.Series(dtype=float)))] if "k_var_ratio" in summary \
         else summary.iloc[:0]
