@@ -250,7 +250,7 @@ def hmc_transition(path: AnnealingPath, state: ChainState, beta: float, step_siz
 
 
 def _initial_step_size(path: AnnealingPath) -> Tensor:
-    """Half the geometric-mean standard deviation of q0 per data point (1 where q0 has no stddev)."""
+    """Half the geometric-mean standard deviation of q0 per data point (0.5 where q0 has no stddev)."""
     dist = path.q0 if path.q0 is not None else path.model.prior
     batch = path.x.shape[0]
     try:
