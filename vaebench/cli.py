@@ -215,9 +215,8 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 def _cmd_bdmc(args: argparse.Namespace) -> int:
     from vaebench.bench.bdmc import BDMCSettings, bdmc_payload
     from vaebench.bench.single import _device
-    from vaebench.estimators.bdmc import Sandwich, summarize
     from vaebench.registry import get_model_spec
-    from vaebench.results.bdmc import write_bdmc
+    from vaebench.results.bdmc import bdmc_table, write_bdmc
 
     import torch
 
@@ -240,9 +239,7 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
     payload = bdmc_payload(args.model, model, settings, args.seed, settings.fingerprint(
         {"model": args.model, "options": model_options}, args.seed), say)
     payload["model_options"] = {k: repr(v) for k, v in model_options.items()}
-    rows = [summarize(Sandwich(r["num_steps"], *(None if r[k] is None else torch.tensor(r[k], dtype=torch.float64)
-                                                 for k in ("lower", "upper", "truth", "truth_error")),
-                               r["seconds_forward"], r["seconds_reverse"])) for r in payload["runs"]]
+    rows = bdmc_table([payload]).to_dict(orient="records")
     if args.out:
         path = write_bdmc(Path(args.out), payload)
         if not args.json:

@@ -15,9 +15,26 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
-__all__ = ["resolve_generator", "sample", "sample_with_log_prob"]
+__all__ = ["derived_seed", "fork_generator", "resolve_generator", "sample", "sample_with_log_prob"]
 
 _SEED_BOUND = 2**62
+
+
+def derived_seed(*keys: object) -> int:
+    """A 63-bit seed from the sha256 of ``keys`` joined by '/': the same keys give the same random
+    stream on any machine or executor, and different keys independent-looking ones."""
+    import hashlib
+
+    text = "/".join(str(k) for k in keys)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def fork_generator(generator: torch.Generator | None, device: torch.device | str) -> torch.Generator:
+    """A fresh generator on ``device`` seeded by one draw from ``generator`` (the global stream for None):
+    a stream of its own that stays reproducible from the parent's state."""
+    source = generator.device if generator is not None else torch.device("cpu")
+    seed = int(torch.randint(_SEED_BOUND, (1,), generator=generator, device=source))
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def resolve_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator:
@@ -32,8 +49,7 @@ def resolve_generator(generator: torch.Generator | None, device: torch.device) -
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if generator is not None and generator.device.type == device.type:
         return generator
-    seed = int(torch.randint(_SEED_BOUND, (1,), generator=generator))
-    return torch.Generator(device=device).manual_seed(seed)
+    return fork_generator(generator, device)
 
 
 def sample(dist: Distribution, sample_shape: tuple[int, ...], generator: torch.Generator) -> Tensor:

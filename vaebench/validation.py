@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-__all__ = ["check_data", "check_num_samples", "check_chunk_size", "check_proposal", "unknown_name_message"]
+__all__ = ["check_data", "check_num_samples", "check_chunk_size", "check_positive_int", "check_proposal",
+           "unknown_name_message"]
 
 
 def _model_reference(model: Any) -> Tensor | None:
@@ -54,7 +55,8 @@ def check_data(x: Any, model: Any = None) -> Tensor:
     return x
 
 
-def _positive_int(value: Any, name: str, expected: str) -> int:
+def check_positive_int(value: Any, name: str, expected: str) -> int:
+    """``value`` as an int >= 1: a TypeError for a bool or non-integer, a ValueError below 1, each naming it."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be {expected}, got {value!r}")
     try:
@@ -68,12 +70,12 @@ def _positive_int(value: Any, name: str, expected: str) -> int:
 
 def check_num_samples(num_samples: Any) -> int:
     """Check that ``num_samples`` is an integer K >= 1 and return it as ``int``."""
-    return _positive_int(num_samples, "num_samples", "an integer >= 1")
+    return check_positive_int(num_samples, "num_samples", "an integer >= 1")
 
 
 def check_chunk_size(chunk_size: Any) -> int | None:
     """Check that ``chunk_size`` is None (automatic) or an integer >= 1."""
-    return None if chunk_size is None else _positive_int(chunk_size, "chunk_size", "None or an integer >= 1")
+    return None if chunk_size is None else check_positive_int(chunk_size, "chunk_size", "None or an integer >= 1")
 
 
 def check_proposal(proposal: Any, x: Tensor, model: Any) -> Distribution:

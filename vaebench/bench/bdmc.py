@@ -19,6 +19,7 @@ import torch
 
 from vaebench.results.bdmc import bdmc_path, read_bdmc, write_bdmc
 from vaebench.results.schema import RecordError
+from vaebench.sampling import derived_seed
 
 __all__ = ["BDMCSettings", "run_bdmc", "bdmc_payload"]
 
@@ -69,7 +70,7 @@ def run_bdmc(settings: BDMCSettings, entries: dict[str, dict[str, Any]], results
     written = []
     for label in settings.models:
         entry = entries[label]
-        seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/bdmc/{label}".encode()).digest()[:8], "little") >> 1
+        seed = derived_seed(sweep_seed, "bdmc", label)
         fingerprint = settings.fingerprint(entry, seed)
         path = bdmc_path(results, label)
         if path.exists():

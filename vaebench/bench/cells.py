@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import platform
 import statistics
@@ -25,6 +24,7 @@ from vaebench.bench.config import Cell, ModelEntry, SweepConfig
 from vaebench.ops import effective_sample_size, pareto_k
 from vaebench.registry import get_estimator
 from vaebench.runtime import Contention, keep_freed_memory
+from vaebench.sampling import derived_seed
 from vaebench.testing.memory import peak_tensor_bytes
 
 __all__ = ["run_cell", "run_metadata"]
@@ -44,7 +44,7 @@ def _model_and_data(entry_json: str, num_points: int, sweep_seed: int) -> tuple[
     if data is not None:  # trained models: their data set's test points
         x = data.double()
     else:  # models with closed-form truth: data simulated from the model, fixed per model
-        seed = int.from_bytes(hashlib.sha256(f"{sweep_seed}/data/{entry.name}".encode()).digest()[:8], "little") >> 1
+        seed = derived_seed(sweep_seed, "data", entry.name)
         x = model.sample(num_points, generator=torch.Generator().manual_seed(seed)).double()
     return model, x, _theory(model, x)
 

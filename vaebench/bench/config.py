@@ -46,6 +46,7 @@ from typing import Any
 
 from vaebench.bench.bdmc import BDMCSettings
 from vaebench.results.store import safe_name
+from vaebench.sampling import derived_seed
 from vaebench.validation import unknown_name_message
 
 if sys.version_info >= (3, 11):
@@ -101,8 +102,7 @@ class Cell:
 
     def seed(self, sweep_seed: int) -> int:
         """The cell's own seed: the same cell gets the same random stream on any executor."""
-        digest = hashlib.sha256(f"{sweep_seed}/{self.key}".encode()).digest()
-        return int.from_bytes(digest[:8], "little") >> 1
+        return derived_seed(sweep_seed, self.key)
 
 
 @dataclass(frozen=True)

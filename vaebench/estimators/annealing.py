@@ -50,7 +50,8 @@ from torch.distributions import Distribution
 
 from vaebench.base import Option
 from vaebench.ops import chunk_sizes
-from vaebench.sampling import resolve_generator, sample, sample_with_log_prob
+from vaebench.sampling import fork_generator, resolve_generator, sample, sample_with_log_prob
+from vaebench.validation import check_positive_int
 
 __all__ = [
     "NUM_STEPS",
@@ -102,11 +103,8 @@ INIT = Option("init", str, None,
 
 
 def check_num_steps(num_steps: Any) -> int:
-    """``num_steps`` as an int >= 1, or a ValueError naming it."""
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be an integer >= 1 (T, the number of annealing distributions), "
-                         f"got {num_steps!r}")
-    return num_steps
+    """``num_steps`` as an int >= 1, or an error naming it (TypeError for a non-integer)."""
+    return check_positive_int(num_steps, "num_steps", "an integer >= 1 (T, the number of annealing distributions)")
 
 
 def schedule(num_steps: int, kind: str = "sigmoid") -> Tensor:
@@ -290,12 +288,6 @@ def _draw_initial(path: AnnealingPath, chains: int, generator: torch.Generator) 
     return sample_with_log_prob(path.q0, (chains,), generator)
 
 
-def _pilot_generator(generator: torch.Generator) -> torch.Generator:
-    """A stream for the pilot, seeded from ``generator`` (one draw) so the real chains never share it."""
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
-    return torch.Generator(device=generator.device).manual_seed(seed)
-
-
 @dataclass(frozen=True)
 class Annealing:
     """What a chain loop needs: the path, the temperatures, the kernel and its settings."""
@@ -322,8 +314,7 @@ def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any,
     num_steps = check_num_steps(num_steps)
     if schedule_kind not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule_kind!r}")
-    if isinstance(leapfrog_steps, bool) or not isinstance(leapfrog_steps, int) or leapfrog_steps < 1:
-        raise ValueError(f"leapfrog_steps must be an integer >= 1, got {leapfrog_steps!r}")
+    leapfrog_steps = check_positive_int(leapfrog_steps, "leapfrog_steps", "an integer >= 1")
     if step_size is not None and (isinstance(step_size, bool) or not isinstance(step_size, (int, float))
                                   or not math.isfinite(step_size) or step_size <= 0):
         raise ValueError(f"step_size must be a finite number > 0, or None to adapt it in a pilot run; got {step_size!r}")
@@ -345,7 +336,7 @@ def _prepare(annealing: Annealing, generator: torch.Generator | None) -> tuple[t
         sizes = torch.full((transitions, path.x.shape[0]), float(annealing.step_size or 0.0), dtype=torch.float64,
                            device=path.x.device)
         return g, sizes
-    return g, pilot_step_sizes(path, annealing.betas, annealing.leapfrog_steps, _pilot_generator(g),
+    return g, pilot_step_sizes(path, annealing.betas, annealing.leapfrog_steps, fork_generator(g, g.device),
                                annealing.transition)
 
 

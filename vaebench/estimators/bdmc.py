@@ -9,7 +9,6 @@ model's log p(x) is known, how far each bound is from it.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from vaebench.base import truth_of
 from vaebench.estimators import ais, reverse_ais
 from vaebench.sampling import resolve_generator
 
-__all__ = ["Sandwich", "simulate", "sandwich", "summarize"]
+__all__ = ["Sandwich", "simulate", "sandwich"]
 
 
 @dataclass(frozen=True)
@@ -76,25 +75,3 @@ def sandwich(model: Any, x: Tensor, z: Tensor, num_chains: int, steps: Sequence[
                                 None if exact is None else exact.double().cpu(),
                                 None if error is None else error.double().cpu(), middle - start, end - middle))
     return results
-
-
-def _mean_se(values: Tensor) -> tuple[float, float]:
-    n = values.numel()
-    return float(values.mean()), float(values.std() / math.sqrt(n)) if n > 1 else math.nan
-
-
-def summarize(result: Sandwich) -> dict[str, Any]:
-    """Mean gap (± SE over points), median gap and, with truth, each bound's mean error and coverage."""
-    gap, gap_se = _mean_se(result.gap)
-    row: dict[str, Any] = {"num_steps": result.num_steps, "points": int(result.lower.numel()), "gap": gap,
-                           "gap_se": gap_se, "gap_median": float(result.gap.median()),
-                           "lower": float(result.lower.mean()), "upper": float(result.upper.mean()),
-                           "seconds": result.seconds_forward + result.seconds_reverse}
-    if result.truth is not None:
-        below, below_se = _mean_se(result.truth - result.lower)
-        above, above_se = _mean_se(result.upper - result.truth)
-        slack = result.truth_error if result.truth_error is not None else torch.zeros_like(result.truth)
-        inside = (result.lower <= result.truth + slack) & (result.truth - slack <= result.upper)
-        row.update(forward_bias=-below, forward_bias_se=below_se, reverse_bias=above, reverse_bias_se=above_se,
-                   covered=float(inside.double().mean()))
-    return row

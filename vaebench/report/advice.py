@@ -100,8 +100,8 @@ def _separation(points: pd.DataFrame) -> str:
     """How well k̂ > 0.7 and ESS < 10 flagged the estimates that missed the target in this run."""
     good = points["error"].abs() < TARGET_NATS
     parts = []
-    for name, flagged in (("k̂ > 0.7", points["khat"] > 0.7), ("ESS < 10", points["ess"] < 10)):
-        known = points["khat"].notna() if name.startswith("k̂") else points["ess"].notna()
+    for name, column, flagged in (("k̂ > 0.7", "khat", points["khat"] > 0.7), ("ESS < 10", "ess", points["ess"] < 10)):
+        known = points[column].notna()
         if not known.any() or flagged[known].all() or (~flagged[known]).all():
             continue
         ok_in = good[known & ~flagged].mean()

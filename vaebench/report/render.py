@@ -233,7 +233,8 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
            for r in records}
     summary["base_estimator"] = summary["estimator"].map(lambda e: ran[e]["name"])
     summary["num_steps"] = summary["estimator"].map(lambda e: ran[e]["options"].get("num_steps", np.nan))
-    verdict = verdicts(summary, _tags(records), points)
+    tags = _tags(records)
+    verdict = verdicts(summary, tags, points)
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     # mtime=0: re-rendering the same results gives the same bytes (gzip stamps the time otherwise)
     atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
@@ -248,7 +249,6 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     table = summary[[c for c in _TABLE_COLUMNS if c in summary]]
 
     best = _best_lines(verdict)
-    tags = _tags(records)
     sections = [
         ("Models", "Each model's size and encoder, and the theory that predicts how the estimators behave on it, as "
                    "median / 90th percentile / max over its data points: χ²(p(z|x) ‖ q) sets importance sampling's "

@@ -74,9 +74,10 @@ def _mean_se(values: Any) -> tuple[float, float]:
 
 
 def bdmc_table(payloads: list[dict[str, Any]], n_sigma: float = 5.0) -> Any:
-    """One row per model and T: the mean gap (± SE over points), its median, and where the truth is
-    known each bound's mean error (± SE) and ``sandwich``: whether E[lower] ≤ log p(x) ≤ E[upper]
-    holds within ``n_sigma`` standard errors plus the truth's stated error bound."""
+    """One row per model and T: the mean bounds, the mean gap (± SE over points) and its median, and
+    where the truth is known each bound's mean error (± SE), ``covered`` (the share of points whose
+    truth, within its stated error, lies between their bounds) and ``sandwich``: whether
+    E[lower] ≤ log p(x) ≤ E[upper] holds within ``n_sigma`` standard errors plus the truth's error bound."""
     import numpy as np
     import pandas as pd
 
@@ -88,13 +89,15 @@ def bdmc_table(payloads: list[dict[str, Any]], n_sigma: float = 5.0) -> Any:
             gap, gap_se = _mean_se(upper - lower)
             row = {"model": body["model"], "num_steps": run["num_steps"], "points": len(lower),
                    "chains": settings.get("num_chains"), "gap": gap, "gap_se": gap_se,
-                   "gap_median": float(np.median(upper - lower)),
-                   "seconds": run["seconds_forward"] + run["seconds_reverse"]}
+                   "gap_median": float(np.median(upper - lower)), "lower": float(lower.mean()),
+                   "upper": float(upper.mean()), "seconds": run["seconds_forward"] + run["seconds_reverse"]}
             if run["truth"] is not None:
                 truth = np.asarray(run["truth"], dtype=float)
-                slack = float(np.max(run["truth_error"])) if run["truth_error"] is not None else 0.0
+                error = np.asarray(run["truth_error"] if run["truth_error"] is not None else 0.0, dtype=float)
+                slack = float(np.max(error))
                 (below, below_se), (above, above_se) = _mean_se(lower - truth), _mean_se(upper - truth)
                 row.update(forward_bias=below, forward_bias_se=below_se, reverse_bias=above, reverse_bias_se=above_se,
+                           covered=float(((lower <= truth + error) & (truth - error <= upper)).mean()),
                            sandwich=bool(below <= n_sigma * below_se + slack and above >= -n_sigma * above_se - slack))
             rows.append(row)
     return pd.DataFrame(rows)

@@ -8,7 +8,6 @@ every check for each ``s``: that is how the false-alarm rates are measured
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor
 
 from vaebench.base import Estimate, EstimatorSpec
+from vaebench.sampling import derived_seed, fork_generator
 from vaebench.testing.problems import Problem, ProposalTruth, exact_posterior_samples, replicate
 from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
 from vaebench.testing.stats import N_SIGMA, two_sided_p
@@ -38,9 +38,7 @@ def z_from_p(p_values: Tensor) -> Tensor:
 
 def generator(random_state: int | None, *keys: Any) -> torch.Generator:
     """A CPU generator seeded from ``random_state`` and ``keys`` (stable across runs and machines)."""
-    text = "/".join(str(k) for k in (0 if random_state is None else random_state, *keys))
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(derived_seed(0 if random_state is None else random_state, *keys))
 
 
 def supports(spec: EstimatorSpec, option: str) -> bool:
@@ -59,8 +57,7 @@ def run(spec: EstimatorSpec, model: Any, x: Tensor, k: int, g: torch.Generator, 
     options = {**spec.kit_defaults, **options}
     if spec.tags.needs_exact_posterior and options.get("posterior_samples") is None and supports(
             spec, "posterior_samples"):
-        seed = int(torch.randint(2**62, (1,), generator=g))
-        draws = exact_posterior_samples(model, x, k, torch.Generator(device=x.device).manual_seed(seed))
+        draws = exact_posterior_samples(model, x, k, fork_generator(g, x.device))
         if draws is None:
             raise CheckSkipped(f"{type(model).__name__} offers no exact posterior samples")
         options["posterior_samples"] = draws
