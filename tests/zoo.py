@@ -266,6 +266,30 @@ def uses_the_truth(model, x, k, *, generator=None):
     return Estimate(exact + 0.0 * log_mean_exp(lw))
 
 
+def posterior_when_offered(model, x, k, *, generator=None):
+    """Samples from model.posterior(x) "when the model offers one" (hasattr-guarded): the optimal proposal."""
+    q = model.posterior(x) if hasattr(model, "posterior") else model_proposal(model, x, None)
+    return Estimate(log_mean_exp(torch.cat(list(log_weight_chunks(model, x, k, proposal=q, generator=generator)))))
+
+
+def blends_log_marginal(model, x, k, *, generator=None):
+    """Blends the estimate with model.log_marginal(x) "as a control variate", where the model has it."""
+    est = log_mean_exp(_log_weights(model, x, k, generator))
+    if hasattr(model, "log_marginal"):
+        est = 0.5 * est + 0.5 * model.log_marginal(x).to(x.dtype)
+    return Estimate(est)
+
+
+def truth_by_getattr_default(model, x, k, *, generator=None):
+    """getattr(model, "kl_to_posterior", None): an ELBO "corrected" by the model's KL when offered."""
+    lw = _log_weights(model, x, k, generator)
+    kl = getattr(model, "kl_to_posterior", None)
+    est = lw.mean(0)
+    if kl is not None:
+        est = est + 0.0 * kl(None, x).to(x.dtype)  # "only a sanity check": reads the truth, changes nothing
+    return Estimate(est, log_weights=lw)
+
+
 def weights_not_aggregated(model, x, k, *, generator=None):
     """Correct estimate, but the returned 'log weights' are log p(x | z) without the prior and q terms."""
     q = model_proposal(model, x, None)
@@ -326,6 +350,86 @@ def reverse_ais_from_the_encoder(model, x, k, *, generator=None, posterior_sampl
     return Estimate(-acc.log_mean().to(x.dtype))
 
 
+# ----------------------------------------------------------------------------- one step outside a fixed grid (issue 18)
+def caps_samples(model, x, k, *, generator=None, chunk_size=None, keep_log_weights=True):
+    """"At most 32768 samples are ever needed": draws min(K, 32768) and averages those."""
+    q = model_proposal(model, x, None)
+    used = min(k, 32768)
+    lw = torch.cat(list(log_weight_chunks(model, x, used, proposal=q, generator=generator, chunk_size=chunk_size)))
+    return Estimate(log_mean_exp(lw), log_weights=lw.repeat((k + used - 1) // used, 1)[:k] if keep_log_weights else None)
+
+
+def wraps_kept_weights(model, x, k, *, generator=None, chunk_size=None, keep_log_weights=True):
+    """Keeps the weights in a ring buffer of 4096 rows when chunks are large and the batch small (a
+    "memory optimisation"): later chunks overwrite earlier rows; the estimate itself is right."""
+    q = model_proposal(model, x, None)
+    acc, kept, start = None, None, 0
+    for lw in log_weight_chunks(model, x, k, proposal=q, generator=generator, chunk_size=chunk_size):
+        lse = torch.logsumexp(lw.double(), 0)
+        acc = lse if acc is None else torch.logaddexp(acc, lse)
+        if keep_log_weights:
+            kept = x.new_empty((k, x.shape[0])) if kept is None else kept
+            ring = chunk_size is not None and chunk_size > 100 and x.shape[0] < 8
+            rows = (torch.arange(start, start + lw.shape[0]) % 4096) if ring else torch.arange(start, start + lw.shape[0])
+            kept[rows] = lw
+        start += lw.shape[0]
+    return Estimate((acc - math.log(k)).to(x.dtype), log_weights=kept)
+
+
+def half_precision_running_sum(model, x, k, *, generator=None, chunk_size=None):
+    """Accumulates in float64, except for 16-bit inputs, where it "keeps the input precision" (fast path)."""
+    acc_dtype = x.dtype if x.dtype in (torch.bfloat16, torch.float16) else torch.float64
+    acc = None
+    for _, lw in _chunks(model, x, k, generator, chunk_size or 64):
+        lse = torch.logsumexp(lw.to(acc_dtype), 0)
+        acc = lse if acc is None else torch.logaddexp(acc, lse)
+    return Estimate((acc.double() - math.log(k)).to(x.dtype))
+
+
+def isotropic_factorised_prior(model, x, k, *, generator=None):
+    """For a factorised prior Independent(Normal) "assumes isotropy": one scale (the first) for every coordinate."""
+    q = model_proposal(model, x, None)
+    z = sample(q, (k,), resolve_generator(generator, x.device))
+    prior = model.prior
+    if isinstance(prior, Independent) and isinstance(prior.base_dist, Normal):
+        base = prior.base_dist
+        prior = Independent(Normal(base.loc, base.scale[..., :1].expand_as(base.scale)), 1)
+    return Estimate(log_mean_exp(model.log_likelihood(x, z) + prior.log_prob(z) - q.log_prob(z)))
+
+
+def clamps_log_weights(model, x, k, *, generator=None):
+    """Clamps log weights at −150 "against underflow" (as some libraries clamp log-probabilities)."""
+    return Estimate(log_mean_exp(_log_weights(model, x, k, generator).clamp(min=-150.0)))
+
+
+def ais_schedule_off_grid(model, x, k, *, generator=None, num_steps=4, leapfrog_steps=2):
+    """A schedule built for T in {1, 2, 4, 8}; at other T its last inverse temperature is 1 − 1/T, not 1."""
+    from dataclasses import replace as _replace
+
+    ann = annealing.make_annealing(model, x, num_steps=num_steps, schedule_kind="sigmoid",
+                                   leapfrog_steps=leapfrog_steps, step_size=None, init=None, proposal=None,
+                                   chunk_size=None)
+    if num_steps not in (1, 2, 4, 8):
+        ann = _replace(ann, betas=ann.betas * (1 - 1 / num_steps))
+    return importance_estimate(annealing.forward_log_weights(ann, k, generator), k, True)
+
+
+def reverse_shared_start_first_row(model, x, k, *, generator=None, posterior_samples=None, num_steps=4,
+                                   leapfrog_steps=2):
+    """Given one start per point ([B, d]), broadcasts the first row's start to every point."""
+    ann = annealing.make_annealing(model, x, num_steps=num_steps, schedule_kind="sigmoid",
+                                   leapfrog_steps=leapfrog_steps, step_size=None, init=None, proposal=None,
+                                   chunk_size=None)
+    if posterior_samples.dim() == 2:
+        posterior_samples = posterior_samples[:1].expand_as(posterior_samples)
+    from vaebench.ops import StreamingLogMeanExp
+
+    acc = StreamingLogMeanExp()
+    for log_w in annealing.reverse_log_weights(ann, posterior_samples, k, generator):
+        acc.update(log_w)
+    return Estimate(-acc.log_mean().to(x.dtype))
+
+
 @dataclass(frozen=True)
 class Bug:
     spec: EstimatorSpec
@@ -333,8 +437,12 @@ class Bug:
     what: str
 
 
-def _bug(fn, caught_by: str, what: str, tags: EstimatorTags = IS_TAGS, options: tuple = ()) -> Bug:
-    return Bug(EstimatorSpec(fn.__name__, fn, tags, what, options), caught_by, what)
+def _bug(fn, caught_by: str, what: str, tags: EstimatorTags = IS_TAGS, options: tuple = (), kit: dict | None = None) -> Bug:
+    return Bug(EstimatorSpec(fn.__name__, fn, tags, what, options, kit_options=kit or {}), caught_by, what)
+
+
+_AIS_OPTIONS = (annealing.NUM_STEPS, annealing.LEAPFROG_STEPS)
+_AIS_KIT = {"num_steps": 4, "leapfrog_steps": 2}
 
 
 ZOO = [
@@ -377,6 +485,26 @@ ZOO = [
     _bug(uses_the_truth, "check_returns_estimate", "reaches for the model's exact log p(x)", tags=PLAIN_TAGS),
     _bug(weights_not_aggregated, "check_log_weights", "returns weights that log_px does not aggregate",
          tags=PLAIN_TAGS),
+    # Reaching for the truth when the model offers it (issue 19): fall back to honest work on the bare contract.
+    _bug(posterior_when_offered, "check_sees_only_the_contract", "samples from model.posterior when hasattr says so"),
+    _bug(blends_log_marginal, "check_sees_only_the_contract", "blends in model.log_marginal as a 'control variate'"),
+    _bug(truth_by_getattr_default, "check_sees_only_the_contract",
+         "reads getattr(model, 'kl_to_posterior', None) (unchanged estimate, truth read)", tags=ELBO_TAGS),
+    # One step outside a fixed grid (issue 18): caught only by drawing configurations from their domains.
+    _bug(caps_samples, "check_exact_identities_explored", "uses at most 32768 samples whatever K",
+         options=(CHUNK_SIZE, KEEP_LOG_WEIGHTS)),
+    _bug(wraps_kept_weights, "check_exact_identities_explored",
+         "kept weights in a 4096-row ring buffer when chunk_size > 100 and B < 8", options=(CHUNK_SIZE, KEEP_LOG_WEIGHTS)),
+    _bug(half_precision_running_sum, "check_exact_identities_explored",
+         "running log-sum-exp in the input dtype for bfloat16 / float16 inputs", options=(CHUNK_SIZE,)),
+    _bug(isotropic_factorised_prior, "check_exact_identities_explored",
+         "one prior scale for every coordinate of a factorised prior"),
+    _bug(clamps_log_weights, "check_exact_identities_explored", "clamps log weights at −150 (far-out rows)"),
+    _bug(ais_schedule_off_grid, "check_claims_explored", "AIS schedule ends at β = 1 − 1/T unless T ∈ {1, 2, 4, 8}",
+         tags=AIS_TAGS, options=_AIS_OPTIONS, kit=_AIS_KIT),
+    _bug(reverse_shared_start_first_row, "check_claims_explored",
+         "reverse AIS broadcasts the first point's start when given one start per point [B, d]", tags=REVERSE_TAGS,
+         options=(POSTERIOR_SAMPLES,) + _AIS_OPTIONS, kit=_AIS_KIT),
     # Annealing (issue 14).
     _bug(ais_without_metropolis, "check_unbiased_in_p", "AIS with leapfrog moves but no Metropolis correction",
          tags=AIS_TAGS),

@@ -222,6 +222,11 @@ class Option:
     kit_values : tuple, optional
         Values the conformance kit runs the estimator's claims under, besides the default. Bool
         options are tried both ways and choices all, whatever this says.
+    domain : (low, high), optional
+        For numeric options, the range the conformance kit explores at random (log-uniformly
+        when 0 < low and high / low >= 10; integers rounded): the values where the estimator's
+        claims must hold, typically wider than ``kit_values``. Defaults to [minimum, maximum] when
+        both are set, else to a range around the default and ``kit_values`` (see `draw`).
     """
 
     name: str
@@ -232,12 +237,19 @@ class Option:
     minimum: float | None = None
     kit_values: tuple[Any, ...] = ()
     maximum: float | None = None
+    domain: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"Option name must be a Python identifier, got {self.name!r}")
         if not isinstance(self.type, type):
             raise TypeError(f"Option {self.name!r}: type must be a class such as int or float, got {self.type!r}")
+        if self.domain is not None:
+            if self.type not in (int, float) or len(self.domain) != 2 or not self.domain[0] <= self.domain[1]:
+                raise ValueError(f"Option {self.name!r}: domain must be (low, high) with low <= high, for an int or "
+                                 f"float option, got {self.domain!r}")
+            for end in self.domain:
+                self.validate(self.type(end))
 
     @property
     def expected(self) -> str:
@@ -304,6 +316,45 @@ class Option:
             if v != self.default and v not in seen:
                 seen.append(v)
         return tuple(seen)
+
+    def explorable(self) -> bool:
+        """Can the kit draw values of this option at random (bools, choices, numbers)?"""
+        return self.type in (bool, int, float) or bool(self.choices)
+
+    def numeric_domain(self) -> tuple[float, float]:
+        """The (low, high) range of a numeric option that `draw` samples from."""
+        if self.domain is not None:
+            return float(self.domain[0]), float(self.domain[1])
+        if self.minimum is not None and self.maximum is not None:
+            return float(self.minimum), float(self.maximum)
+        known = [float(v) for v in (self.default, *self.kit_values) if isinstance(v, (int, float))]
+        low = min(known) / 2 if known else (self.minimum if self.minimum is not None else 0.0)
+        high = max(known) * 2 if known else (self.maximum if self.maximum is not None else 1.0)
+        if self.minimum is not None:
+            low = max(low, float(self.minimum))
+        if self.maximum is not None:
+            high = min(high, float(self.maximum))
+        return low, max(low, high)
+
+    def draw(self, rng: Any) -> Any:
+        """A random valid value from the option's domain (``rng`` a `numpy.random.Generator`): bools and
+        choices uniformly (None too where it is the default), numbers log-uniformly over wide positive
+        ranges and uniformly otherwise."""
+        if self.type is bool:
+            return bool(rng.integers(2))
+        if self.choices:
+            values = list(self.choices) + ([None] if self.default is None else [])
+            return values[int(rng.integers(len(values)))]
+        if self.type not in (int, float):
+            raise TypeError(f"option {self.name!r} of type {self.type.__name__} has no domain to draw from")
+        low, high = self.numeric_domain()
+        if low > 0 and high / low >= 10:
+            value = math.exp(rng.uniform(math.log(low), math.log(high)))
+        else:
+            value = rng.uniform(low, high)
+        if self.type is int:
+            value = int(min(max(round(value), math.ceil(low)), math.floor(high)))
+        return self.validate(value)
 
     def describe(self) -> str:
         """``name (type, default …): description`` for listings."""
@@ -431,7 +482,17 @@ class EstimatorSpec(DeclaresOptions):
         generator: torch.Generator | None = None,
         **options: Any,
     ) -> Estimate:
-        """Validate the input and the options, run the estimator, validate its output."""
+        """Validate the input and the options, run the estimator on the model's contract (a
+        `vaebench.contract.ContractView`: the truth stays with the caller), validate its output."""
+        from vaebench.contract import contract_view
+
+        return self.call_on_model(contract_view(model), x, num_samples, generator=generator, **options)
+
+    def call_on_model(self, model: Any, x: Tensor, num_samples: int, *, generator: torch.Generator | None = None,
+                      **options: Any) -> Estimate:
+        """As calling the spec, but on ``model`` itself rather than its contract view: for the
+        conformance kit, which shows estimators models with wrong truth attributes to catch those
+        that read them (`vaebench.testing.isolation`). Benchmarks never call this."""
         x = check_data(x, model)
         num_samples = check_num_samples(num_samples)
         options = self.validate_options(options)

@@ -135,7 +135,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if spec.kit_options:
             shown = ", ".join(f"{k}={v!r}" for k, v in spec.kit_options)
             print(f"  run with its kit_options {shown} unless a check sets them (claims hold for every value)")
-    table = check_estimator(spec, progress=progress, random_state=args.random_state, checks=args.only or None)
+    if args.budget is not None and args.budget < 1:
+        raise ValueError(f"--budget must be a number of cases >= 1, got {args.budget}")
+    budget = args.budget if args.budget is not None else ("thorough" if args.thorough else "default")
+    table = check_estimator(spec, progress=progress, random_state=args.random_state, checks=args.only or None,
+                            budget=budget)
     bad = ["fail", "error", "warn"] if args.strict else ["fail", "error"]
     failed = table[table["verdict"].isin(bad)]
     if args.json:
@@ -144,6 +148,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         counts = table["verdict"].value_counts().to_dict()
         summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        for check, root in zip(table["check"], table.get("explained_by", [""] * len(table))):
+            if root:
+                print(f"  {check} may follow from {root}: fix that first")
         print(f"\n{spec.name}: {'PASSED' if failed.empty else 'FAILED'} ({summary}) in {table['seconds'].sum():.1f} s")
     return 0 if failed.empty else 1
 
@@ -330,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-state", type=int, default=None, metavar="SEED",
                    help="seed of the checks' random streams (default 0); another seed is another independent draw")
     p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.add_argument("--thorough", action="store_true",
+                   help="explore many more random configurations (the exploring checks' 'thorough' budget)")
+    p.add_argument("--budget", type=int, default=None, metavar="CASES",
+                   help="random configurations per exploring check (default: 14 exact, 10 statistical)")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("bench", help="run a sweep (resumable) and write its report")

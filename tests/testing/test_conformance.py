@@ -48,7 +48,7 @@ def test_expected_failures_turn_into_xfail_and_unexpected_passes_into_failures()
 def test_table_columns_and_names():
     table = check_estimator("importance", checks=["check_unbiased_in_p", "check_log_weights"])
     assert list(table.columns) == ["check", "verdict", "statistic", "statistic_name", "p_value", "explanation",
-                                   "tests", "seconds"]
+                                   "tests", "seconds", "explained_by"]
     assert table.attrs == {"estimator": "importance", "passed": True, "warnings": 0}
     assert table.set_index("check").loc["check_unbiased_in_p", "tests"] > 30
 

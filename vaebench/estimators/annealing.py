@@ -48,6 +48,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from vaebench.contract import model_name
 from vaebench.base import Option
 from vaebench.ops import chunk_sizes
 from vaebench.sampling import fork_generator, resolve_generator, sample, sample_with_log_prob
@@ -89,14 +90,14 @@ ADAPT_RATE = 1.0
 MAX_CHAINS_PER_CHUNK = 128
 
 NUM_STEPS = Option("num_steps", int, 100, "T, the number of annealing distributions (T = 1: importance sampling)",
-                   minimum=1, kit_values=(1, 2, 8))
+                   minimum=1, kit_values=(1, 2, 8), domain=(1, 48))
 SCHEDULE = Option("schedule", str, "sigmoid", "the inverse temperatures β_t: 'sigmoid' (Wu et al. 2017) or 'linear'",
                   choices=SCHEDULES)
 LEAPFROG_STEPS = Option("leapfrog_steps", int, 10, "L, leapfrog steps per HMC transition", minimum=1,
-                        kit_values=(1, 3))
+                        kit_values=(1, 3), domain=(1, 4))
 STEP_SIZE = Option("step_size", float, None,
                    "HMC step size for every temperature (default: per point and temperature, from a pilot run)",
-                   minimum=1e-12, kit_values=(0.3,))
+                   minimum=1e-12, kit_values=(0.3,), domain=(0.02, 1.0))
 INIT = Option("init", str, None,
               "the initial distribution: 'proposal' (the encoder, default where there is one) or 'prior'",
               choices=("proposal", "prior"))
@@ -144,7 +145,7 @@ def initial_distribution(model: Any, x: Tensor, init: str | None, proposal: Dist
     if init != "proposal":
         raise ValueError(f"init must be 'proposal' or 'prior', got {init!r}")
     if not has_encoder:
-        raise ValueError(f"init='proposal' needs an encoder, but {type(model).__name__} has no proposal(x) method; "
+        raise ValueError(f"init='proposal' needs an encoder, but {model_name(model)} has no proposal(x) method; "
                          "pass init='prior', or proposal= a distribution over z with batch shape [B]")
     return model_proposal(model, x, proposal)
 
@@ -202,7 +203,7 @@ class AnnealingPath:
             log_lik = self.model.log_likelihood(self.x, z)
             if not log_lik.requires_grad:
                 raise ValueError(
-                    f"{type(self.model).__name__}.log_likelihood(x, z) is not differentiable in z (its output "
+                    f"{model_name(self.model)}.log_likelihood(x, z) is not differentiable in z (its output "
                     "carries no autograd graph): AIS moves the chains with HMC, which needs ∇_z log p(x | z); "
                     "compute it with torch operations on z, or use an estimator without needs_grad")
             log_prior = self.model.prior.log_prob(z)

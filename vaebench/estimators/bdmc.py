@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vaebench.contract import model_name
 from vaebench.base import truth_of
 from vaebench.estimators import ais, reverse_ais
 from vaebench.sampling import resolve_generator
@@ -45,7 +46,7 @@ def simulate(model: Any, num_points: int, generator: torch.Generator | None) -> 
     """x ``[N, D]`` and the latents z ``[N, d]`` that generated it (``model.sample(..., return_latents=True)``)."""
     draw = getattr(model, "sample", None)
     if not callable(draw):
-        raise ValueError(f"{type(model).__name__} cannot simulate data (no sample(n, generator=, return_latents=) "
+        raise ValueError(f"{model_name(model)} cannot simulate data (no sample(n, generator=, return_latents=) "
                          "method): BDMC needs data drawn from the model with the latents that generated it")
     x, z = draw(num_points, generator=generator, return_latents=True)
     return x, z

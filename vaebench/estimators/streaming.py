@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
+from vaebench.contract import model_name
 from vaebench.base import Estimate, Option
 from vaebench.ops import StreamingLogMeanExp, chunk_sizes
 from vaebench.sampling import resolve_generator, sample, sample_with_log_prob
@@ -53,7 +54,7 @@ MIN_ROWS = {"cpu": 2048, "cuda": 65536}
 MAX_LATENT_ROWS = 2**18
 
 CHUNK_SIZE = Option("chunk_size", int, None, "samples per likelihood call (default: bounded memory per chunk)",
-                    minimum=1, kit_values=(7, 64))
+                    minimum=1, kit_values=(7, 64), domain=(1, 8192))
 KEEP_LOG_WEIGHTS = Option("keep_log_weights", bool, True,
                           "return the [K, B] log weights (memory grows with K; turn off for very large K)")
 PROPOSAL = Option("proposal", Distribution, None,
@@ -77,7 +78,7 @@ def model_proposal(model: Any, x: Tensor, proposal: Distribution | None) -> Dist
         make = getattr(model, "proposal", None)
         if make is None:
             raise ValueError(
-                f"{type(model).__name__} has no encoder (no proposal(x) method); pass proposal= "
+                f"{model_name(model)} has no encoder (no proposal(x) method); pass proposal= "
                 "a distribution over z with batch shape [B]"
             )
         proposal = make(x)
@@ -135,7 +136,7 @@ def log_weight_chunks(
             log_lik = model.log_likelihood(x, z[start : start + k])
             if tuple(log_lik.shape) != (k, batch):
                 raise ValueError(
-                    f"{type(model).__name__}.log_likelihood returned shape {list(log_lik.shape)} for z of "
+                    f"{model_name(model)}.log_likelihood returned shape {list(log_lik.shape)} for z of "
                     f"shape {list(z[start : start + k].shape)}; the model contract requires [K, B] = [{k}, {batch}]"
                 )
             if weights_are_likelihoods:

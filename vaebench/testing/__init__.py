@@ -6,7 +6,8 @@ the same checks from a plug-in's own pytest suite. Checks are plain functions
 the contract), `vaebench.testing.statistics` (z-tests of the claims against exact truth on
 `vaebench.testing.problems`), `vaebench.testing.options` (every declared option),
 `vaebench.testing.scale` (large K, many chunks, float32 accumulation) and
-`vaebench.testing.diagnostics` (ESS and stderr).
+`vaebench.testing.diagnostics` (ESS and stderr) and `vaebench.testing.isolation` (the estimator
+sees only the model contract).
 """
 
 from vaebench.testing.api import (
@@ -23,6 +24,7 @@ from vaebench.testing.api import (
     check_single_sample,
 )
 from vaebench.testing.diagnostics import check_ess, check_stderr_calibrated
+from vaebench.testing.isolation import check_sees_only_the_contract
 from vaebench.testing.options import (
     check_chunk_size_option,
     check_claims_under_every_option_value,
@@ -78,6 +80,7 @@ __all__ = [
     "check_returns_estimate",
     "check_rows_do_not_interact",
     "check_single_point_batch",
+    "check_sees_only_the_contract",
     "check_single_sample",
     "check_stderr_calibrated",
     "check_unbiased_in_p",

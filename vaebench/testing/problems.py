@@ -379,7 +379,7 @@ def _logistic_truth(model: LogisticModel, x: Tensor, make_q: Callable[[Tensor], 
     mode, sd = (t.squeeze(-1).numpy() for t in model.laplace(x))
     q = make_q(x)
     log_px, chi2, elbo = [], [], []
-    m0, s0 = _LOGISTIC_PRIOR
+    m0, s0 = model.prior_mean, model.prior_sd
     log_norm0 = -0.5 * math.log(2 * math.pi) - math.log(s0)
     for i, row in enumerate(x.numpy()):
         def log_joint(z: float, row=row) -> float:

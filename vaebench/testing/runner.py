@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vaebench.base import EstimatorSpec
-from vaebench.testing import api, diagnostics, options, scale, statistics
+from vaebench.testing import api, diagnostics, explore, isolation, options, scale, statistics
 from vaebench.testing.results import CORRECTNESS_VERDICTS, CheckFailure, CheckResult, CheckSkipped, CheckWarning
 
 __all__ = ["Check", "ScalabilityWarning", "yield_checks", "check_estimator", "parametrize_with_checks"]
@@ -45,6 +45,7 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
         yield api.check_duplicate_rows_are_independent
     yield api.check_log_weight_shift_invariance
     yield api.check_calls_in_sequence
+    yield isolation.check_sees_only_the_contract
     yield api.check_bounded_memory
     yield statistics.check_single_point_batch
     if tags.unbiased_in_p:
@@ -73,6 +74,8 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
         yield options.check_chunk_size_option
     if any(o.name not in options.SPECIAL_OPTIONS for o in spec.options):
         yield options.check_claims_under_every_option_value
+    yield explore.check_exact_identities_explored
+    yield explore.check_claims_explored
 
 
 def _run_one(check: Check, spec: EstimatorSpec, expected_failures: Mapping[str, str],
@@ -103,6 +106,7 @@ def check_estimator(
     progress: Callable[[CheckResult], Any] | None = None,
     random_state: int | None = None,
     checks: Sequence[str] | None = None,
+    budget: Any = "default",
 ) -> Any:
     """Run every check that applies to ``spec`` and return a table of the outcomes.
 
@@ -119,12 +123,15 @@ def check_estimator(
         draw of each statistical check, which is how their false-alarm rates are measured.
     checks : sequence of str, optional
         Run only the checks of these names.
+    budget : {"default", "thorough"} or int
+        How many random configurations the exploring checks draw (`vaebench.testing.explore`).
 
     Returns
     -------
     pandas.DataFrame
         One row per check: check, verdict, statistic, statistic_name, p_value, explanation,
-        tests, seconds. ``df.attrs["passed"]`` is True when no check failed or errored (correctness);
+        tests, seconds, explained_by (for a failure, the more basic failed check that may account
+        for it; see `explained_by`). ``df.attrs["passed"]`` is True when no check failed or errored (correctness);
         ``df.attrs["warnings"]`` counts scalability warnings (``"warn"`` verdicts).
     """
     import pandas as pd
@@ -139,26 +146,55 @@ def check_estimator(
         if checks is not None and check.__name__ not in checks:
             continue
         start = time.perf_counter()
-        result = _run_one(check, spec, expected, random_state)
+        with explore.kit_budget(budget):
+            result = _run_one(check, spec, expected, random_state)
         rows.append({**result.__dict__, "seconds": time.perf_counter() - start})
         if progress is not None:
             progress(result)
     table = pd.DataFrame(rows)
+    if not table.empty:
+        table["explained_by"] = explained_by(table)
     table.attrs["estimator"] = spec.name
     table.attrs["passed"] = bool(~table["verdict"].isin(CORRECTNESS_VERDICTS).any())
     table.attrs["warnings"] = int((table["verdict"] == "warn").sum())
     return table
 
 
+# From the most basic to the most derived: a failure of an earlier check can account for later ones
+# (a missing −log K fails the weights check, unbiasedness, the bounds and float32 alike), never the reverse.
+ROOT_CAUSE_ORDER = (
+    "check_returns_estimate", "check_single_sample", "check_dtype_and_device", "check_log_weights",
+    "check_rows_do_not_interact", "check_reproducible", "check_sees_only_the_contract", "check_calls_in_sequence",
+    "check_exact_identities_explored", "check_unbiased_in_p", "check_lower_bound", "check_upper_bound",
+    "check_elbo_gap_is_kl",
+)
+
+
+def explained_by(table: Any) -> list[str]:
+    """For each failed check, the most basic other failed check that may account for it ("" for none).
+
+    A check that fails on its own (first in `ROOT_CAUSE_ORDER` among the failures, or outside it)
+    explains itself; a later failure is reported as possibly following from the earlier one, so a
+    reader fixes causes first instead of chasing each symptom's hint."""
+    failed = [c for c, v in zip(table["check"], table["verdict"]) if v in CORRECTNESS_VERDICTS]
+    roots = [c for c in ROOT_CAUSE_ORDER if c in failed]
+    out = []
+    for check, verdict in zip(table["check"], table["verdict"]):
+        root = roots[0] if roots else ""
+        out.append(root if verdict in CORRECTNESS_VERDICTS and root and root != check else "")
+    return out
+
+
 def _as_pytest_check(check: Check) -> Check:
     """The check, with `CheckSkipped` turned into ``pytest.skip``."""
 
     @functools.wraps(check)
-    def run(spec: EstimatorSpec, random_state: int | None = None) -> CheckResult:
+    def run(spec: EstimatorSpec, random_state: int | None = None, budget: Any = "default") -> CheckResult:
         import pytest
 
         try:
-            return check(spec, random_state=random_state)
+            with explore.kit_budget(budget):
+                return check(spec, random_state=random_state)
         except CheckSkipped as exc:
             pytest.skip(str(exc))
         except CheckWarning as exc:  # a scalability finding: reported, not failed
@@ -169,7 +205,7 @@ def _as_pytest_check(check: Check) -> Check:
 
 def parametrize_with_checks(
     specs: Sequence[EstimatorSpec], *, expected_failures: Mapping[str, Mapping[str, str]] | None = None,
-    random_state: int | None = None,
+    random_state: int | None = None, budget: Any = "default",
 ) -> Any:
     """A ``pytest.mark.parametrize("estimator, check", ...)`` over every applicable check.
 
@@ -180,6 +216,8 @@ def parametrize_with_checks(
         ``{estimator_name: {check_name: reason}}``; those cases are marked ``xfail(strict=True)``.
     random_state : int, optional
         Seeds the checks' random streams (see `check_estimator`).
+    budget : {"default", "thorough"} or int
+        Random configurations per exploring check (see `check_estimator`).
 
     Examples
     --------
@@ -197,7 +235,7 @@ def parametrize_with_checks(
             reason = expected.get(spec.name, {}).get(check.__name__)
             if reason is not None:
                 marks.append(pytest.mark.xfail(reason=reason, strict=True))
-            bound = functools.partial(_as_pytest_check(check), random_state=random_state)
+            bound = functools.partial(_as_pytest_check(check), random_state=random_state, budget=budget)
             functools.update_wrapper(bound, check)
             params.append(pytest.param(spec, bound, id=f"{spec.name}-{check.__name__}", marks=marks))
     return pytest.mark.parametrize("estimator, check", params)

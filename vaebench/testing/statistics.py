@@ -47,14 +47,16 @@ _MAURER_Z = math.sqrt(2 * math.log(1 / (0.5 * math.erfc(N_SIGMA / math.sqrt(2)))
 
 
 def claim_tests(zt: ZTests, spec: EstimatorSpec, prob: Problem, truth: ProposalTruth, k: int, replicates: int,
-                g: torch.Generator, where: str, variance: bool = True, **options: Any) -> Tensor:
-    """z-tests of every claim of the tags at one K on ``prob``'s light points; returns the errors.
+                g: torch.Generator | None, where: str, variance: bool = True, errors_given: Tensor | None = None,
+                **options: Any) -> Tensor:
+    """z-tests of every claim of the tags at one K on ``prob``'s light points; returns the errors
+    (``errors_given``: log p̂ − log p ``[R, B]`` already computed by the caller).
 
     ``unbiased_in_p``: E[p̂/p] = 1. ``lower_bound`` / ``upper_bound``: E[log p̂] on the claimed side
     of log p (one-sided). ``elbo_in_expectation``: E[log p̂] = ELBO(q). ``importance_weighted``
     (with ``variance``): K·Var[p̂/p] = χ²(p(z|x) ‖ q). ``truth`` describes q.
     """
-    err = errors(spec, prob, k, replicates, g, **options)
+    err = errors(spec, prob, k, replicates, g, **options) if errors_given is None else errors_given
     tags, lp = spec.tags, prob.log_px
     at = f"at K = {k} on {prob.name}{where}"
     mean, se = mean_and_se(err)
