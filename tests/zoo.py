@@ -300,9 +300,9 @@ def weights_not_aggregated(model, x, k, *, generator=None):
 
 # ----------------------------------------------------------------------------- annealing bugs
 AIS_TAGS = EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, needs_grad=True,
-                         bounded_memory=True)
+                         bounded_memory=True, exact_at_posterior=True)
 REVERSE_TAGS = EstimatorTags(upper_bound=True, needs_proposal=True, needs_grad=True, needs_exact_posterior=True,
-                             bounded_memory=True)
+                             bounded_memory=True, exact_at_posterior=True)
 
 
 def _annealing(model, x, transition=annealing.hmc_transition):

@@ -171,6 +171,11 @@ class EstimatorTags:
         Peak memory does not grow with K (beyond any returned ``[K, B]`` log weights): the
         estimator streams over K in chunks. Without this claim, memory that grows with K is a
         scalability warning from the kit, not a correctness failure.
+    exact_at_posterior : bool
+        When the proposal is the exact posterior p(z|x), every weight is p(x) and the estimate is
+        log p(x) to rounding, at any K (importance sampling, the ELBO, AIS and reverse AIS started
+        from it; not a defensive mixture). Implied by ``importance_weighted`` and
+        ``elbo_in_expectation``.
     """
 
     unbiased_in_p: bool = False
@@ -184,6 +189,7 @@ class EstimatorTags:
     importance_weighted: bool = False
     elbo_in_expectation: bool = False
     bounded_memory: bool = False
+    exact_at_posterior: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

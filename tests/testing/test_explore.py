@@ -141,3 +141,21 @@ def test_a_missing_log_k_is_not_blamed_on_float32():
     text = rows.loc["check_float32_accumulation_at_large_k", "explanation"]
     assert "float64 is off" in text and "running sum that stalls" not in text
     assert rows.loc["check_float32_accumulation_at_large_k", "explained_by"] == "check_log_weights"
+
+
+def test_an_option_domain_wider_than_what_the_estimator_accepts_is_named():
+    from vaebench import EstimatorSpec, EstimatorTags, get_estimator
+
+    importance = get_estimator("importance")
+
+    def picky(model, x, k, *, generator=None, alpha=0.8):
+        if alpha >= 1:
+            raise ValueError(f"alpha must be < 1, got {alpha}")
+        return importance.estimate(model, x, k, generator=generator)
+
+    spec = EstimatorSpec("picky", picky, EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True,
+                                                        needs_proposal=True, importance_weighted=True),
+                         options=(Option("alpha", float, 0.8, "a weight", minimum=0.0),))  # drawn from [0.4, 1.6]
+    table = check_estimator(spec, checks=["check_claims_explored"])
+    assert table["verdict"].tolist() == ["fail"]
+    assert "alpha=" in table["explanation"][0] and "declared domains" in table["explanation"][0]

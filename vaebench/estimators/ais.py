@@ -98,6 +98,7 @@ SPEC = EstimatorSpec(
     name="ais",
     estimate=estimate,
     tags=EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, needs_grad=True,
+                       exact_at_posterior=True,
                        bounded_memory=True),
     description="Annealed importance sampling from q(z|x) or the prior with HMC transitions (Neal 2001)",
     options=(NUM_STEPS, SCHEDULE, LEAPFROG_STEPS, STEP_SIZE, INIT, PROPOSAL, CHUNK_SIZE, KEEP_LOG_WEIGHTS),

@@ -110,7 +110,8 @@ def estimate(
 SPEC = EstimatorSpec(
     name="reverse_ais",
     estimate=estimate,
-    tags=EstimatorTags(upper_bound=True, needs_proposal=True, needs_grad=True, needs_exact_posterior=True,
+    tags=EstimatorTags(upper_bound=True, needs_proposal=True, needs_grad=True,
+                       exact_at_posterior=True, needs_exact_posterior=True,
                        bounded_memory=True),
     description="Reverse AIS from exact posterior samples (BDMC): a stochastic upper bound (Grosse et al. 2015)",
     options=(POSTERIOR_SAMPLES, NUM_STEPS, SCHEDULE, LEAPFROG_STEPS, STEP_SIZE, INIT, PROPOSAL, CHUNK_SIZE),

@@ -176,8 +176,7 @@ def _zero_variance(spec: EstimatorSpec) -> bool:
     """With the exact posterior as the proposal every weight is p(x): an estimator that samples from
     the proposal and aggregates weights (or their logs) returns log p(x) exactly, at any K."""
     t = spec.tags
-    return t.needs_proposal and (t.importance_weighted or t.elbo_in_expectation or t.unbiased_in_p or t.consistent
-                                 or t.upper_bound or t.lower_bound)
+    return t.needs_proposal and (t.importance_weighted or t.elbo_in_expectation or t.exact_at_posterior)
 
 
 # ----------------------------------------------------------------------------- running a case
@@ -445,10 +444,25 @@ def _claim_z(spec: EstimatorSpec, case: Case, random_state: int | None, threshol
         _, est, _, _ = _run_case(spec, case, random_state, "claims", x=x)
     except NotImplementedError:  # an option value this problem cannot take (e.g. no closed-form KL)
         return zt
+    except (ValueError, TypeError) as exc:
+        if not case.options:
+            raise
+        domains = "; ".join(f"{k}={v!r} from {_domain_text(spec, k)}" for k, v in case.options)
+        raise CheckFailure(f"the estimator refused option values drawn from their declared domains ({domains}): "
+                           f"{type(exc).__name__}: {exc} — declare the values it accepts (Option minimum / maximum / "
+                           "domain / choices)") from None
     err = est.log_px.double().reshape(case.replicates, rows.x.shape[0]) - rows.log_px
     claim_tests(zt, spec, rows, rows.truth_for(spec), case.num_samples, case.replicates, None, "",
                 variance=case.problem.encoder != "student-t", errors_given=err)
     return zt
+
+
+def _domain_text(spec: EstimatorSpec, name: str) -> str:
+    option = spec.option(name)
+    if option is None or option.type not in (int, float) or option.choices:
+        return "its choices"
+    low, high = option.numeric_domain()
+    return f"[{low:g}, {high:g}]"
 
 
 def check_claims_explored(spec: EstimatorSpec, random_state: int | None = None) -> CheckResult:

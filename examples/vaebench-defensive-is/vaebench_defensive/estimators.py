@@ -66,7 +66,7 @@ SPEC = EstimatorSpec(
     description="Defensive importance sampling from 0.8 q(z|x) + 0.2 p(z) (Hesterberg, 1995)",
     options=(
         Option("mixture_weight", float, 0.8, "α, the weight of the encoder in the mixture", minimum=0.0,
-               kit_values=(0.0, 0.5)),
+               maximum=0.99, kit_values=(0.0, 0.5)),
         CHUNK_SIZE,
         KEEP_LOG_WEIGHTS,
     ),
