@@ -44,3 +44,10 @@ def test_thread_choice_can_be_forced(monkeypatch):
         assert choose_threads() == (1, None) and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["abc", "-4", "0", "2.5"])
+def test_a_bad_thread_count_is_refused_with_a_sentence(monkeypatch, value):
+    monkeypatch.setenv("VAEBENCH_THREADS", value)
+    with pytest.raises(ValueError, match="VAEBENCH_THREADS must be a whole number of threads >= 1"):
+        choose_threads()

@@ -516,7 +516,8 @@ def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
     """Check an estimator's output against the `Estimate` contract; raise `EstimatorError` if broken.
 
     ``log_px`` is ``[B]``, finite or −inf (a point of zero estimated probability), never NaN or
-    +inf; ``log_weights`` is ``[K, B]``; ``ess`` and ``stderr`` are ``[B]``.
+    +inf; ``log_weights`` is ``[K, B]``; ``ess`` and ``stderr`` are ``[B]``, ``ess`` finite in
+    [1, K] and ``stderr`` >= 0 (not NaN). The library, sweeps and the kit all apply this one check.
     """
     if not isinstance(result, Estimate):
         raise EstimatorError(f"estimator {name!r} must return a vaebench.Estimate, got {type(result).__name__}")
@@ -534,4 +535,16 @@ def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
         raise EstimatorError(f"estimator {name!r} returned NaN in log_px for finite input")
     if bool((lp == math.inf).any()):
         raise EstimatorError(f"estimator {name!r} returned +inf in log_px: log p(x) is finite or -inf")
+    if result.stderr is not None:
+        se = result.stderr.double()
+        if bool((torch.isnan(se) | (se < 0)).any()):
+            raise EstimatorError(f"estimator {name!r} returned a stderr that is negative or NaN: a standard error "
+                                 "is >= 0 (inf where unknown)")
+    if result.ess is not None:
+        ess = result.ess.double()
+        slack = 1e-6 * num_samples + 1e-9
+        if bool((~torch.isfinite(ess) | (ess < 1 - slack) | (ess > num_samples + slack)).any()):
+            bad = ess[~torch.isfinite(ess) | (ess < 1 - slack) | (ess > num_samples + slack)][:3].tolist()
+            raise EstimatorError(f"estimator {name!r} returned ess {bad}: an effective sample size lies in "
+                                 f"[1, K = {num_samples}]")
     return result

@@ -137,8 +137,10 @@ def choose_threads(probe_seconds: float = 0.3) -> tuple[int, float | None]:
     import torch
 
     if os.environ.get("VAEBENCH_THREADS"):
-        threads = int(os.environ["VAEBENCH_THREADS"])
-        torch.set_num_threads(max(1, threads))
+        text = os.environ["VAEBENCH_THREADS"].strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"VAEBENCH_THREADS must be a whole number of threads >= 1, got {text!r}")
+        torch.set_num_threads(int(text))
         return torch.get_num_threads(), None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     with Contention() as contention:

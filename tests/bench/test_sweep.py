@@ -274,3 +274,73 @@ def test_sigkill_of_a_two_worker_sweep_leaves_no_orphans_and_a_second_sweep_is_r
     with pytest.warns(UserWarning, match="stale lock"):
         run_sweep(load_config(config_path), out / "results", quiet=True)
     assert not (out / "results" / ".lock").exists()
+
+
+MUTATING = """
+name = "mutating"
+seed = 3
+num_points = 6
+num_samples = [10, 100]
+replicates = 2
+estimators = ["{name}", "importance"]
+dtypes = ["float64"]
+timing_repeats = 2
+
+[[models]]
+name = "ppca-4x2"
+model = "ppca"
+options = {{ data_dim = 4, latent_dim = 2, seed = 1, encoder = "exact", encoder_scale = 1.4 }}
+"""
+
+
+def _second_call_spec(name, action):
+    """An estimator that behaves on its first call and does ``action(model)`` on every later one."""
+    from vaebench import EstimatorSpec, get_estimator
+
+    importance = get_estimator("importance")
+    seen = set()
+
+    def estimate(model, x, k, *, generator=None):
+        call = (k, generator.initial_seed())  # a cell's calls share K and its seed
+        if call in seen:  # the cell's timing repeats and memory pass
+            action(model)
+        seen.add(call)
+        return importance.estimate(model, x, k, generator=generator)
+
+    return EstimatorSpec(name, estimate, importance.tags)
+
+
+def _mutate_prior(model):
+    model.prior.base_dist.loc.add_(30.0)  # in place, through the contract: the cached model must not keep it
+
+
+def _raise(model):
+    raise RuntimeError("the decoder ran out of memory on a repeat")
+
+
+@pytest.mark.parametrize("name, action, reason", [("mutates_later", _mutate_prior, "modified the model"),
+                                                  ("raises_later", _raise, "on a repeat call")])
+def test_a_failure_on_a_later_call_fails_that_cell_only(tmp_path, name, action, reason):
+    """Issue 21, cases 1 and 2: a mutation or an exception on a cell's repeat calls corrupted later cells or
+    stopped the sweep; now that cell fails with its reason, and every other cell equals a clean sweep's."""
+    from vaebench import register, unregister
+
+    register(_second_call_spec(name, action))
+    try:
+        path = tmp_path / "s.toml"
+        path.write_text(MUTATING.format(name=name))
+        store = run_sweep(load_config(path), tmp_path / "r", quiet=True)
+        finished, failed = store.records_and_failures()
+    finally:
+        unregister(name)
+    bad = {(r["cell"]["num_samples"], r["cell"]["replicate"]) for r in failed}
+    assert bad == {(10, 0), (100, 0)}, bad
+    assert all(reason in r["error"] for r in failed), [r["error"] for r in failed]
+    clean = tmp_path / "clean.toml"
+    clean.write_text(MUTATING.format(name="elbo"))
+    reference = {(r["cell"]["estimator"], r["cell"]["num_samples"], r["cell"]["replicate"]): r["log_px"]
+                 for r in run_sweep(load_config(clean), tmp_path / "c", quiet=True).records()}
+    for r in finished:
+        if r["cell"]["estimator"] == "importance":
+            key = ("importance", r["cell"]["num_samples"], r["cell"]["replicate"])
+            assert r["log_px"] == reference[key]

@@ -295,3 +295,23 @@ def test_weights_that_cannot_fit_are_refused_before_any_work(small_model, name):
     x = small_model.sample(1, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="pass keep_log_weights=False"):
         get_estimator(name)(small_model, x, 10**12)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("stderr", -1.0, "stderr that is negative or NaN"), ("stderr", float("nan"), "negative or NaN"),
+    ("ess", 1e9, "effective sample size lies in"), ("ess", float("nan"), "effective sample size"),
+    ("ess", 0.2, "effective sample size"),
+])
+def test_estimates_that_break_the_contract_are_errors_not_records(field, value, words):
+    """Issue 21, case 6: stderr −1, NaN ESS or stderr, ESS 10⁹ > K were stored as valid."""
+    model = LinearGaussian.random(4, 2, seed=0)
+    x = model.sample(3, generator=torch.Generator().manual_seed(0))
+    importance = get_estimator("importance")
+
+    def broken(m, x, k, *, generator=None):
+        est = importance.estimate(m, x, k, generator=generator)
+        return Estimate(est.log_px, **{field: torch.full_like(est.log_px, value)})
+
+    spec = EstimatorSpec("broken_diagnostics", broken, importance.tags)
+    with pytest.raises(EstimatorError, match=words):
+        spec(model, x, 20)

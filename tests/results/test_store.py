@@ -89,3 +89,65 @@ def test_names_that_could_leave_the_directory_are_refused(name, tmp_path):
     with pytest.raises(ValueError, match="file name"):
         store.write(name, {"cell": {"model": "m"}, "theory": {"truth": [0.0]}})
     assert not any(p.name == "escaped" for p in tmp_path.parents[0].rglob("escaped"))
+
+
+def test_an_edited_truth_file_is_reported_and_not_used(finished, tmp_path):
+    """Adding 5 nats to a model's stored truth moved the reported bias silently (issue 21, case 4)."""
+    config, results = finished
+    results = _copy(results, tmp_path / "results")
+    model_file = next((results / "models").glob("*.json"))
+    payload = json.loads(model_file.read_text())
+    assert len(payload["sha256"]) == 64
+    payload["truth"] = [v + 5.0 for v in payload["truth"]]
+    model_file.write_text(json.dumps(payload))
+    with pytest.warns(UserWarning, match="checksum mismatch"):
+        store = ResultStore(results)
+    assert (results / "quarantine" / f"models__{model_file.name}").exists() and not model_file.exists()
+    assert list(store.records()) == []  # its cells are redone, not reported against the edited truth
+
+
+def test_a_reader_leaves_a_running_sweeps_temporaries_alone(finished, tmp_path):
+    """`vaebench report` opening a store deleted an in-flight cell of a running sweep (issue 21, case 3)."""
+    import subprocess
+    import sys
+
+    _, results = finished
+    results = _copy(results, tmp_path / "results")
+    tmp = results / "cells" / ".m__importance__K1__r88.json.abc.tmp"
+    tmp.write_text("{}")
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (results / ".lock").write_text(str(writer.pid))
+        ResultStore(results)
+        assert tmp.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+    ResultStore(results)  # the lock's owner is gone: its leftovers are stale
+    assert not tmp.exists()
+
+
+def test_a_newer_schema_record_is_refused_and_left_in_place(finished, tmp_path):
+    """`vaebench report` moved such records to quarantine and the next bench recomputed them (issue 21, case 7)."""
+    _, results = finished
+    results = _copy(results, tmp_path / "results")
+    victim = sorted((results / "cells").glob("*.json"))[0]
+    record = json.loads(victim.read_text())
+    record["schema"] = SCHEMA_VERSION + 1
+    victim.write_text(json.dumps(record))
+    with pytest.raises(SchemaVersionError, match="nothing in .* was changed"):
+        ResultStore(results)
+    assert victim.exists() and not (results / "quarantine").exists()
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    from vaebench.results.store import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "f", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644

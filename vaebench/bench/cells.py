@@ -7,6 +7,7 @@ a process pool, a dask cluster) can run it; it returns the record that the store
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import platform
@@ -138,7 +139,7 @@ def _fingerprint(model: Any, x: torch.Tensor) -> list[torch.Tensor]:
     d = model.prior.event_shape.numel()
     z = torch.linspace(-1.5, 1.5, 2 * x.shape[0] * d, dtype=x.dtype, device=x.device).reshape(2, x.shape[0], d)
     with torch.no_grad():
-        return [model.log_likelihood(x, z)]
+        return [model.log_likelihood(x, z), model.prior.log_prob(z)]
 
 
 def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
@@ -153,7 +154,9 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     entry = config.model_entry(cell.model)
     model, x64, theory = _model_and_data(json.dumps(entry.__dict__, sort_keys=True), config.num_points, config.seed)
     dtype = _STORAGE[cell.dtype]
-    model = model.to(dtype, cell.device)
+    # A copy of its own: LinearGaussian.to() shares its float64 parameters, so a model modified in one
+    # cell would otherwise stay modified in the cache and corrupt every later cell of that model.
+    model = copy.deepcopy(model).to(dtype, cell.device)
     x_ref = x64.to(dtype=dtype, device=cell.device)
     spec = get_estimator(config.estimator_of(cell.estimator))
     seed = cell.seed(config.seed)
@@ -164,6 +167,7 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     before = _fingerprint(model, x_ref)
 
     def estimate(keep_weights: bool = False) -> Any:
+        """One call, checked like the first whichever it is: the Estimate contract, x and the model unchanged."""
         options = {**declared, "keep_log_weights": keep_weights} if can_drop_weights else declared
         x = x_ref.clone()  # the estimator's own copy: one that writes into x harms no other cell
         with precision(cell.dtype, cell.device):
@@ -171,6 +175,8 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         _sync(cell.device)
         if not torch.equal(x, x_ref):
             raise EstimatorError(f"estimator {spec.name!r} modified its input x in place")
+        if not all(torch.equal(a, b) for a, b in zip(before, _fingerprint(model, x_ref))):
+            raise EstimatorError(f"estimator {spec.name!r} modified the model in place")
         return out
 
     record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
@@ -181,11 +187,8 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         est = estimate(keep_weights=True)
-        if not all(torch.equal(a, b) for a, b in zip(before, _fingerprint(model, x_ref))):
-            raise EstimatorError(f"estimator {spec.name!r} modified the model in place")
-    except (EstimatorError, ValueError, TypeError, NotImplementedError, RuntimeError) as exc:
-        return {**record, "error": f"{type(exc).__name__}: {exc}", "log_px": None,
-                "seconds": time.perf_counter() - start}
+    except Exception as exc:  # noqa: BLE001 - the estimator's or the model's failure is this cell's, not the sweep's
+        return _failed(record, exc, start)
     seconds = time.perf_counter() - start
     ess = est.ess if est.ess is not None else (
         effective_sample_size(est.log_weights) if est.log_weights is not None else None)
@@ -199,16 +202,26 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     })
     if cell.replicate == 0:  # cost measurements once per (model, estimator, K, device, dtype)
         repeats = []
-        with Contention() as contention:  # over all repeats: CPU time is counted in 10 ms ticks
-            for _ in range(config.timing_repeats):  # the estimate above was the warm-up
-                start = time.perf_counter()
-                estimate()
-                repeats.append(time.perf_counter() - start)
-        record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
-                            "others_cores": contention.others, "waited_cores": contention.waited,
-                            "load": contention.load, "contaminated": contention.contaminated}
         try:
-            record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
-        except NotImplementedError:
-            pass
+            with Contention() as contention:  # over all repeats: CPU time is counted in 10 ms ticks
+                for _ in range(config.timing_repeats):  # the estimate above was the warm-up
+                    begin = time.perf_counter()
+                    estimate()
+                    repeats.append(time.perf_counter() - begin)
+            record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
+                                "others_cores": contention.others, "waited_cores": contention.waited,
+                                "load": contention.load, "contaminated": contention.contaminated}
+            try:
+                record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
+            except NotImplementedError:
+                pass
+        except Exception as exc:  # noqa: BLE001 - a repeat that fails makes the whole cell untrustworthy
+            return _failed(record, exc, start, "on a repeat call (timing or memory): ")
     return record
+
+
+def _failed(record: dict[str, Any], exc: BaseException, start: float, where: str = "") -> dict[str, Any]:
+    """The record of a failed cell: the reason, no estimates (the sweep goes on)."""
+    keep = {k: v for k, v in record.items() if k not in ("log_px", "ess", "khat", "stderr", "timing", "peak_bytes")}
+    return {**keep, "timing": None, "peak_bytes": None, "error": f"{where}{type(exc).__name__}: {exc}", "log_px": None,
+            "seconds": time.perf_counter() - start}

@@ -3,9 +3,11 @@
 Each cell is written to a temporary file in the same directory and renamed into place
 (`os.replace` is atomic on POSIX and Windows), so a file under ``cells/`` is either absent or
 complete: killing the sweep at any moment loses at most the cells in flight. Every record
-carries a schema version and a sha256 checksum (`vaebench.results.schema`). On open, leftover
-temporaries are removed, and records that do not parse, fail their checksum or break the schema
-are moved to ``quarantine/`` (named in a warning) so that their cells are redone. ``sweep.json``
+carries a schema version and a sha256 checksum (`vaebench.results.schema`), and so does each
+model's truth file under ``models/``. On open, leftover temporaries are removed (unless a live
+sweep holds the directory's lock: they are its cells in flight), records of a newer schema are
+refused and left in place, and records or truth files that do not parse, fail their checksum or
+break the schema are moved to ``quarantine/`` (named in a warning) so that their cells are redone. ``sweep.json``
 pins the sweep's fingerprint and the keys of its cells: a directory holding another sweep is
 refused instead of mixed in. The store knows nothing of how a sweep is configured.
 """
@@ -20,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from vaebench.results.schema import RecordError, seal, validate_record
+from vaebench.results.schema import RecordError, SchemaVersionError, checksum, seal, validate_record
 
 __all__ = ["ResultStore", "ResultsMismatchError", "atomic_write_bytes", "atomic_write_json", "safe_name"]
 
@@ -39,6 +41,13 @@ def safe_name(name: str, what: str = "name") -> str:
     return name
 
 
+def _umask_mode() -> int:
+    """0o666 under the process umask: the mode any other tool gives a new file (mkstemp's is 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: never a partial file."""
     path = Path(path)
@@ -48,6 +57,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -56,6 +66,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, json.dumps(payload, separators=(",", ":")).encode())
+
+
+def seal_theory(theory: dict[str, Any]) -> dict[str, Any]:
+    """A model's truth and theory as stored: with its sha256, so that an edit is found on read."""
+    body = {k: v for k, v in theory.items() if k not in ("sha256", "schema")}
+    return {**body, "sha256": checksum(body)}
+
+
+def open_theory(payload: Any, where: str) -> dict[str, Any]:
+    """The truth and theory of a stored model file, its checksum verified (files written before
+    checksums, without ``sha256``, are read as they are)."""
+    if not isinstance(payload, dict) or "truth" not in payload or not isinstance(payload["truth"], (list, type(None))):
+        raise RecordError(f"{where}: no 'truth' list")
+    body = {k: v for k, v in payload.items() if k != "sha256"}
+    if "sha256" in payload and payload["sha256"] != checksum(body):
+        raise RecordError(f"{where}: checksum mismatch (the stored truth was edited or damaged)")
+    return body
+
+
+def _other_writer_alive(root: Path) -> bool:
+    """Does a live process other than this one hold the sweep lock of ``root`` (``.lock``, its PID)?"""
+    try:
+        pid = int((root / ".lock").read_text().strip() or "0")
+    except (OSError, ValueError):
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ResultStore:
@@ -109,27 +153,39 @@ class ResultStore:
         warnings.warn(f"{path} is damaged ({reason}); moved to {target}, its cell will be redone", stacklevel=3)
 
     def _check_files(self) -> None:
-        for tmp in [*self.cells_dir.glob(".*.tmp"), *self.models_dir.glob(".*.tmp")]:
-            tmp.unlink(missing_ok=True)
+        # A running sweep's temporaries are its cells in flight: only the lock's owner, or anyone once
+        # the owner is gone, may remove them (a reader such as `vaebench report` never does).
+        if not _other_writer_alive(self.root):
+            for tmp in [*self.cells_dir.glob(".*.tmp"), *self.models_dir.glob(".*.tmp")]:
+                tmp.unlink(missing_ok=True)
         broken_models = set()
         for path in self.models_dir.glob("*.json"):
             try:
-                theory = json.loads(path.read_text())
-                if not isinstance(theory, dict) or "truth" not in theory or not isinstance(theory["truth"], (list, type(None))):
-                    raise RecordError("no 'truth' list")
+                open_theory(json.loads(path.read_text()), str(path))
             except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
                 self._quarantine(path, str(exc))
                 broken_models.add(path.stem)
         for path in self.cells_dir.glob("*.json"):
             try:
-                record = validate_record(json.loads(path.read_text()), str(path))
+                record = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                self._quarantine(path, str(exc))
+                continue
+            try:
+                validate_record(record, str(path))
+            except SchemaVersionError as exc:  # written by a newer vaebench: refuse, and leave it where it is
+                raise SchemaVersionError(f"{exc}; nothing in {self.root} was changed") from None
+            except RecordError as exc:
+                self._quarantine(path, str(exc))
+                continue
+            try:
                 if record["cell"]["model"] in broken_models or not (
                         self.models_dir / f"{record['cell']['model']}.json").exists():
                     raise RecordError("its model's truth file is missing or damaged")
                 truth = json.loads((self.models_dir / f"{record['cell']['model']}.json").read_text())["truth"]
                 if truth is not None and record["log_px"] is not None and len(truth) != len(record["log_px"]):
                     raise RecordError(f"{len(record['log_px'])} estimates for {len(truth)} data points")
-            except (json.JSONDecodeError, UnicodeDecodeError, RecordError) as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError, RecordError, KeyError, TypeError) as exc:
                 self._quarantine(path, str(exc))
 
     # ------------------------------------------------------------------ cells
@@ -158,7 +214,7 @@ class ResultStore:
         theory = record.pop("theory")
         model_path = self.models_dir / f"{safe_name(record['cell']['model'], 'model name')}.json"
         if not model_path.exists():
-            atomic_write_json(model_path, theory)
+            atomic_write_json(model_path, seal_theory(theory))
         sealed = seal(record)
         validate_record(sealed, key)
         atomic_write_json(path, sealed)
@@ -177,7 +233,8 @@ class ResultStore:
             record = validate_record(json.loads(path.read_text()), str(path))
             model = record["cell"]["model"]
             if model not in theories:
-                theories[model] = json.loads((self.models_dir / f"{model}.json").read_text())
+                model_path = self.models_dir / f"{model}.json"
+                theories[model] = open_theory(json.loads(model_path.read_text()), str(model_path))
             record["theory"] = theories[model]
             (failures if record.get("error") is not None else finished).append(record)
         return finished, failures
