@@ -24,10 +24,10 @@ def fake_plugins(monkeypatch):
 
     def install(*eps: EntryPoint) -> None:
         monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
-        registry._plugins.cache_clear()
+        registry.refresh()
 
     yield install
-    registry._plugins.cache_clear()
+    registry.refresh()
 
 
 def ep(name: str, value: str) -> EntryPoint:
@@ -69,7 +69,7 @@ def test_plugins_are_loaded_once(fake_plugins, monkeypatch):
     fake_plugins(ep("plugged_is", f"{__name__}:GOOD"))
     inner = registry.entry_points
     monkeypatch.setattr(registry, "entry_points", lambda group: calls.append(group) or inner(group))
-    registry._plugins.cache_clear()
+    registry.refresh()
     registry.list_estimators()
     registry.get_estimator("plugged_is")
     assert len(calls) == 1
@@ -149,14 +149,14 @@ def test_model_plugins_load_and_broken_ones_are_skipped(monkeypatch):
            EntryPoint("exits", "exits_at_import:SPEC", "vaebench.models")]
     monkeypatch.setattr(registry, "entry_points", lambda group: [e for e in eps if e.group == group])
     monkeypatch.setattr(EntryPoint, "load", lambda self: good.SPEC if self.name == "tiny-fa" else load_bad())
-    registry._model_plugins.cache_clear()
+    registry.refresh()
     try:
         with pytest.warns(PluginWarning, match="exits.*SystemExit"):
             models = list_models()
         assert "tiny-fa" in models and get_model_spec("tiny-fa").build().data_dim == 3
         del bad
     finally:
-        registry._model_plugins.cache_clear()
+        registry.refresh()
 
 
 def test_wrappers_keep_their_truth_through_conversions():

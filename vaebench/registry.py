@@ -20,6 +20,7 @@ from vaebench.models.catalogue import BUILTIN_MODELS, ModelSpec
 from vaebench.validation import unknown_name_message
 
 __all__ = [
+    "refresh",
     "ENTRY_POINT_GROUP",
     "MODEL_ENTRY_POINT_GROUP",
     "PluginWarning",
@@ -169,3 +170,10 @@ def unregister_model(name: str) -> None:
         raise UnknownModelError(f"{name!r} was not added with register_model(); registered: "
                                 f"{sorted(_registered_models)}")
     del _registered_models[name]
+
+
+def refresh() -> None:
+    """Forget the cached entry-point plug-ins (estimators and models): the next lookup loads them
+    again, e.g. after ``pip install`` of a plug-in in a running notebook."""
+    _plugins.cache_clear()
+    _model_plugins.cache_clear()

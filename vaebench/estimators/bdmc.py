@@ -3,8 +3,8 @@
 On data x simulated with its latents z (exact posterior samples), forward AIS gives a stochastic
 lower bound and reverse AIS from z a stochastic upper bound on log p(x); the gap between them
 bounds the error of both, at that number of annealing steps T (Grosse, Ghahramani & Adams, 2015;
-Wu et al., 2017). `sandwich` runs both at several T; `summarize` states the gap and, where the
-model's log p(x) is known, how far each bound is from it.
+Wu et al., 2017). `sandwich` runs both at several T and returns, per T, both bounds with the truth where the
+model's log p(x) is known; `vaebench.results.bdmc.bdmc_table` summarises them (gap, each bound's error).
 """
 
 from __future__ import annotations

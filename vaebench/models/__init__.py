@@ -18,7 +18,6 @@ __all__ = [
     "QuadratureGroundTruth",
     "VAE",
     "VAEConfig",
-    "pretrained",
     "required_data",
     "GaussianEncoder",
     "LinearGaussian",
@@ -49,18 +48,3 @@ def get_model(name: str, **options: Any) -> Any:
     from vaebench.registry import get_model_spec
 
     return get_model_spec(name).build(**options)
-
-
-def pretrained(name: str, **kwargs: Any) -> Any:
-    """Deprecated alias of `vaebench.training.pretrained` (training sits above models)."""
-    from vaebench.training.presets import pretrained as _pretrained
-
-    return _pretrained(name, **kwargs)
-
-
-def __getattr__(name: str) -> Any:  # PRESETS moved with training; kept importable from here
-    if name == "PRESETS":
-        from vaebench.training.presets import PRESETS
-
-        return PRESETS
-    raise AttributeError(f"module 'vaebench.models' has no attribute {name!r}")

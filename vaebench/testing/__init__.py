@@ -48,16 +48,12 @@ from vaebench.testing.statistics import (
     check_variance_is_chi_square_over_k,
 )
 
-# Deprecated name (renamed when B = 1 became its own test of mean and variance).
-check_batch_subset_in_distribution = check_single_point_batch
-
 __all__ = [
     "CheckFailure",
     "CheckResult",
     "CheckSkipped",
     "CheckWarning",
     "ScalabilityWarning",
-    "check_batch_subset_in_distribution",
     "check_bounded_memory",
     "check_calls_in_sequence",
     "check_chunk_size_option",

@@ -1,4 +1,4 @@
-"""Ready-made benchmark models: ``vaebench train PRESET`` / ``vb.models.pretrained(PRESET)``."""
+"""Ready-made benchmark models: ``vaebench train PRESET`` / ``vaebench.training.pretrained(PRESET)``."""
 
 from __future__ import annotations
 
