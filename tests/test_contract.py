@@ -166,3 +166,63 @@ def test_get_estimator_calls_go_through_the_view():
     spec = EstimatorSpec("peek", peek, IS_TAGS)
     spec(model, x, 5)
     assert isinstance(seen[0], ContractView)
+
+
+class _Frictions:
+    """A small correct model whose parts a test replaces with the mistakes users make."""
+
+    def __init__(self, **broken):
+        from torch.distributions import Independent, Normal
+
+        self.base = _model()
+        self.prior = broken.get("prior", self.base.prior)
+        self._ll = broken.get("log_likelihood")
+        self._q = broken.get("proposal")
+        self.Independent, self.Normal = Independent, Normal
+
+    def log_likelihood(self, x, z):
+        return self._ll(self.base, x, z) if self._ll else self.base.log_likelihood(x, z)
+
+    def proposal(self, x):
+        return self._q(self.base, x) if self._q else self.base.proposal(x)
+
+
+@pytest.mark.parametrize("broken, words", [
+    (dict(prior=torch.distributions.Independent(torch.distributions.Normal(torch.zeros(1, 2, dtype=torch.float64),
+                                                                           torch.ones(1, 2, dtype=torch.float64)), 1)),
+     "batch shape \\[1\\].*data plate"),
+    (dict(prior="N(0, I)"), "prior must be a torch.distributions.Distribution"),
+    (dict(log_likelihood=lambda m, x, z: m.log_likelihood(x, z).T), "transposed: return \\[K, B\\]"),
+    (dict(log_likelihood=lambda m, x, z: m.log_likelihood(x, z).numpy()), "got ndarray \\(convert with torch.as_tensor"),
+    (dict(log_likelihood=lambda m, x, z: m.log_likelihood(x, z).sum()), "returned shape \\[\\]; expected \\[K, B\\]"),
+    (dict(log_likelihood=lambda m, x, z: m.log_likelihood(x, z).float()), "returned torch.float32"),
+    (dict(proposal=lambda m, x: m.prior), "proposal\\(x\\) for x \\[2, 4\\] has batch shape \\[\\]"),
+])
+def test_check_model_names_the_method_and_the_shapes(broken, words):
+    from vaebench import check_model
+
+    model = _Frictions(**broken)
+    x = model.base.sample(5, generator=torch.Generator().manual_seed(0))
+    with pytest.raises((TypeError, ValueError), match=words):
+        check_model(model, x)
+    with pytest.raises((TypeError, ValueError), match=words):  # every estimator call goes through the front door
+        get_estimator("importance")(model, x, 10)
+
+
+def test_a_function_is_not_a_model():
+    def model_fn(x):
+        return x
+
+    x = torch.zeros(3, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match="is not a latent-variable model.*vaebench.adapters"):
+        get_estimator("elbo")(model_fn, x, 10)
+
+
+def test_check_model_accepts_a_correct_model_and_touches_no_random_stream():
+    from vaebench import check_model
+
+    model = _Frictions()
+    x = model.base.sample(5, generator=torch.Generator().manual_seed(0))
+    state = torch.random.get_rng_state()
+    assert check_model(model, x) is model
+    assert torch.equal(state, torch.random.get_rng_state())

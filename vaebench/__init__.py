@@ -12,6 +12,7 @@ from vaebench.base import (
     Truth,
     truth_of,
 )
+from vaebench.contract import check_model
 from vaebench.models.catalogue import ModelSpec
 from vaebench.registry import (
     PluginWarning,
@@ -38,6 +39,7 @@ __all__ = [
     "Option",
     "Truth",
     "UnknownModelError",
+    "check_model",
     "PluginWarning",
     "UnknownEstimatorError",
     "data",

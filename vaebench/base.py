@@ -499,7 +499,10 @@ class EstimatorSpec(DeclaresOptions):
         """As calling the spec, but on ``model`` itself rather than its contract view: for the
         conformance kit, which shows estimators models with wrong truth attributes to catch those
         that read them (`vaebench.testing.isolation`). Benchmarks never call this."""
+        from vaebench.contract import check_model
+
         x = check_data(x, model)
+        check_model(model, x)
         num_samples = check_num_samples(num_samples)
         options = self.validate_options(options)
         try:

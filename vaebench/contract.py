@@ -19,7 +19,7 @@ from typing import Any
 from torch import Tensor
 from torch.distributions import Distribution
 
-__all__ = ["ContractView", "contract_view", "model_name", "CONTRACT", "OPTIONAL_CONTRACT"]
+__all__ = ["ContractView", "contract_view", "check_model", "model_name", "CONTRACT", "OPTIONAL_CONTRACT"]
 
 # What every model has (`LatentModel`), and what it may have; nothing else reaches an estimator.
 CONTRACT = ("prior", "log_likelihood")
@@ -83,3 +83,71 @@ def contract_view(model: Any, extras: tuple[str, ...] = ()) -> Any:
     if isinstance(model, ContractView):
         return model
     return ContractView(model, extras)
+
+
+def check_model(model: Any, x: Tensor) -> Any:
+    """The front door: ``model`` honours the `LatentModel` contract on ``x`` ``[B, D]``, or a clear error.
+
+    Checks, on a probe of at most two rows of ``x`` and K = B' + 1 latent samples (so that a
+    ``[B, K]`` result cannot pass for ``[K, B]``): ``prior`` is a torch Distribution with event
+    shape ``[d]`` and batch shape ``[]``; ``log_likelihood(x, z)`` returns a tensor ``[K, B]`` in x's
+    dtype and device, never NaN; ``proposal(x)``, where the model has one, has batch shape ``[B]``
+    and event shape ``[d]``. Each error names the method, the shapes seen and the shapes expected.
+    The probe z is deterministic (the prior's mean, or zeros): no random stream is touched.
+
+    Returns
+    -------
+    model
+        The model, unchanged.
+    """
+    import torch
+
+    name = model_name(model)
+    if not hasattr(model, "log_likelihood") or not hasattr(model, "prior"):
+        raise TypeError(f"{name} is not a latent-variable model: it needs a `prior` (a torch Distribution over z) and "
+                        "`log_likelihood(x, z)`; wrap a torch module, pythae or Pyro model with vaebench.adapters, or "
+                        "write a class with those two members")
+    prior = model.prior
+    if not isinstance(prior, Distribution):
+        raise TypeError(f"{name}.prior must be a torch.distributions.Distribution over z, got {type(prior).__name__}")
+    if len(prior.event_shape) != 1 or tuple(prior.batch_shape) != ():
+        hint = (" (a prior inside a data plate? take it out, e.g. Independent(Normal(loc, scale), 1) with loc of "
+                "shape [d])") if len(prior.batch_shape) else ""
+        raise ValueError(f"{name}.prior must have event shape [d] and batch shape [], got event shape "
+                         f"{list(prior.event_shape)} and batch shape {list(prior.batch_shape)}{hint}")
+    d = prior.event_shape[0]
+    b = min(2, x.shape[0])
+    k = b + 1
+    probe = x[:b]
+    try:
+        centre = prior.mean.to(dtype=x.dtype, device=x.device)
+        if not bool(torch.isfinite(centre).all()):
+            raise NotImplementedError
+    except (NotImplementedError, AttributeError):
+        centre = torch.zeros(d, dtype=x.dtype, device=x.device)
+    z = centre.expand(k, b, d).contiguous()
+    with torch.no_grad():
+        out = model.log_likelihood(probe, z)
+    expected = f"[K, B] = [{k}, {b}] for x [{b}, {x.shape[1]}] and z [K, B, d] = [{k}, {b}, {d}]"
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}.log_likelihood(x, z) must return a torch.Tensor {expected}, got {type(out).__name__}"
+                        + (" (convert with torch.as_tensor)" if type(out).__module__.startswith("numpy") else ""))
+    if tuple(out.shape) != (k, b):
+        hint = " (transposed: return [K, B], samples first)" if tuple(out.shape) == (b, k) else ""
+        raise ValueError(f"{name}.log_likelihood(x, z) returned shape {list(out.shape)}; expected {expected}{hint}")
+    if out.dtype != x.dtype or out.device != x.device:
+        raise ValueError(f"{name}.log_likelihood(x, z) returned {out.dtype} on {out.device} for x {x.dtype} on "
+                         f"{x.device}; the model must work in x's dtype and device (model.to({x.dtype}) or x.to(...))")
+    if bool(torch.isnan(out).any()):
+        raise ValueError(f"{name}.log_likelihood(x, z) returned NaN at z = the prior's mean")
+    make = getattr(model, "proposal", None)
+    if callable(make):
+        with torch.no_grad():
+            q = make(probe)
+        if not isinstance(q, Distribution):
+            raise TypeError(f"{name}.proposal(x) must return a torch.distributions.Distribution, got {type(q).__name__}")
+        if tuple(q.batch_shape) != (b,) or tuple(q.event_shape) != (d,):
+            raise ValueError(f"{name}.proposal(x) for x [{b}, {x.shape[1]}] has batch shape {list(q.batch_shape)} and "
+                             f"event shape {list(q.event_shape)}; expected batch [{b}] and event [{d}] (one q(z|x) "
+                             "per row)")
+    return model

@@ -83,7 +83,9 @@ def test_likelihood_never_sees_more_than_chunk_size_samples(name, chunk):
     model = _RecordingModel(LinearGaussian.random(40, 4, seed=0))
     x = model.model.sample(5, generator=torch.Generator().manual_seed(0))
     get_estimator(name)(model, x, 1000, generator=torch.Generator().manual_seed(1), chunk_size=chunk)
-    assert max(model.calls) == chunk and sum(model.calls) == 1000
+    probe, *calls = model.calls  # the first call is the front door's (check_model: K = 3 on 2 rows)
+    assert probe == 3
+    assert max(calls) == chunk and sum(calls) == 1000
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -240,7 +242,8 @@ def test_model_with_wrong_likelihood_shape_is_named(small_model, x3):
         def log_likelihood(self, x, z):
             return small_model.log_likelihood(x, z).sum(0)
 
-    with pytest.raises(ValueError, match=r"Broken.log_likelihood returned shape \[4\] .* \[K, B\]"):
+    # Caught at the front door (check_model's probe: K = 3 samples on 2 rows), before any work.
+    with pytest.raises(ValueError, match=r"Broken.log_likelihood\(x, z\) returned shape \[2\]; expected \[K, B\] = \[3, 2\]"):
         get_estimator("prior")(Broken(), x3, 5)
 
 

@@ -338,8 +338,8 @@ def _exact_case(spec: EstimatorSpec, rng: np.random.Generator, stratum: int = 0)
     k_low, chunk_range, dtype, keep = 1, None, None, None
     if stratum == 1:
         problem = _valid_replace(problem, points=int(rng.integers(1, 5)), far_out=0,
-                          data_dim=max(problem.latent_dim, _log_uniform_int(rng, 1, 16)))
-        k_low = 2**15
+                                 data_dim=max(problem.latent_dim, _log_uniform_int(rng, 1, 16)))
+        k_low, keep = 2**15, True  # kept weights, past any buffer of a few thousand rows
     elif stratum == 2:
         problem = _valid_replace(problem, points=int(rng.integers(1, 8)), far_out=0)
         chunk_range, keep = (101, 2048), True
@@ -354,7 +354,7 @@ def _exact_case(spec: EstimatorSpec, rng: np.random.Generator, stratum: int = 0)
         problem = _valid_replace(problem, far_out=max(1, problem.points // 2))
     elif stratum == 5:
         problem = _valid_replace(problem, prior="diagonal", latent_dim=max(2, problem.latent_dim),
-                          data_dim=max(problem.data_dim, 2))
+                                 data_dim=max(problem.data_dim, 2))
     if dtype is None:
         dtypes = ["float64", "float32"]
         if problem.prior != "correlated" and (problem.encoder == "mean-field" or problem.diagonal_posterior):
@@ -367,7 +367,7 @@ def _exact_case(spec: EstimatorSpec, rng: np.random.Generator, stratum: int = 0)
     if chunk_range is not None and supports(spec, "chunk_size"):
         chunk = _log_uniform_int(rng, *chunk_range)
         k_low = max(k_low, 3 * chunk)
-        k_max = max(k_max, 8 * chunk)
+        k_max = max(k_max, 8 * chunk, 2**16 if keep else 0)
     k = _log_uniform_int(rng, min(k_low, k_max), k_max)
     if chunk is None and supports(spec, "chunk_size") and rng.uniform() < 0.6:
         chunk = _log_uniform_int(rng, max(1, k // 4096), 8192)
