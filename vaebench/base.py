@@ -544,8 +544,8 @@ def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
             raise EstimatorError(f"estimator {name!r} returned a stderr that is negative or NaN: a standard error "
                                  "is >= 0 (inf where unknown)")
     if result.ess is not None:
-        ess = result.ess.double()
-        slack = 1e-6 * num_samples + 1e-9
+        ess = result.ess.double()  # returned in x's dtype: bfloat16 rounds 975 to 976
+        slack = max(1e-6, 4 * torch.finfo(result.ess.dtype).eps) * num_samples + 1e-9
         if bool((~torch.isfinite(ess) | (ess < 1 - slack) | (ess > num_samples + slack)).any()):
             bad = ess[~torch.isfinite(ess) | (ess < 1 - slack) | (ess > num_samples + slack)][:3].tolist()
             raise EstimatorError(f"estimator {name!r} returned ess {bad}: an effective sample size lies in "

@@ -168,11 +168,24 @@ class LogisticModel:
         a, c, x64 = self.a.double(), self.c.double(), x.double()
         z = torch.full((x.shape[0], 1), self.prior_mean, dtype=torch.float64, device=x.device)
         prec0 = 1 / self.prior_sd**2
-        for _ in range(30):  # Newton's method on a strictly concave log joint: quadratic convergence
+
+        def log_joint(z: Tensor) -> Tensor:
+            eta = z * a + c
+            return (x64 * eta - torch.nn.functional.softplus(eta)).sum(-1, keepdim=True) - 0.5 * prec0 * (
+                z - self.prior_mean) ** 2
+
+        for _ in range(100):  # Newton's method on a strictly concave log joint, with step halving
             s = torch.sigmoid(z * a + c)
             grad = ((x64 - s) * a).sum(-1, keepdim=True) - (z - self.prior_mean) * prec0
             hess = -(s * (1 - s) * a**2).sum(-1, keepdim=True) - prec0
             step = grad / hess
+            # An undamped step can overshoot far from the mode where the likelihood is sharp (large D):
+            # halve it until the log joint does not decrease (a full step near the mode, as before).
+            for _ in range(60):
+                worse = log_joint(z - step) < log_joint(z) - 1e-12 * (1 + log_joint(z).abs())
+                if not bool(worse.any()):
+                    break
+                step = torch.where(worse, 0.5 * step, step)
             z = z - step
             if bool(step.abs().max() < 1e-13):
                 break
