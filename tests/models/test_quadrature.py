@@ -147,3 +147,18 @@ def test_each_point_refines_its_own_grid(trained_2d):
         assert int(alone.points_per_dim[0]) == int(together.points_per_dim[i])
         assert abs(float(alone.log_marginal[0] - together.log_marginal[i])) < 1e-9
     assert together.error.max() <= 1e-6 or (together.points_per_dim == together.points_per_dim.max()).any()
+
+
+def test_a_deep_copy_shares_no_parameters_with_the_original():
+    """Sweeps give every cell a deep copy of the cached model (issue 21): the wrapper must survive it."""
+    import copy
+
+    from vaebench.models.quadrature import QuadratureGroundTruth
+    from vaebench.models.vae import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    model = QuadratureGroundTruth(VAE(VAEConfig(data_dim=6, latent_dim=1, hidden=(8,))))
+    twin = copy.deepcopy(model)
+    assert isinstance(twin, QuadratureGroundTruth) and twin.model is not model.model
+    for a, b in zip(model.model.parameters(), twin.model.parameters()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()

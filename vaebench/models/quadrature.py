@@ -359,7 +359,19 @@ class QuadratureGroundTruth:
         self._cache: dict[tuple, tuple[Tensor, Any, QuadratureResult]] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["model"], name)
+        inner = self.__dict__.get("model")
+        if inner is None:  # not initialised yet (copy and pickle build the object before its __dict__)
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+    def __deepcopy__(self, memo: dict) -> "QuadratureGroundTruth":
+        """A copy whose wrapped model shares no storage with this one; the memo of quadrature results
+        (the truth of the original parameters, computed by the bench) is shared."""
+        import copy
+
+        twin = QuadratureGroundTruth(copy.deepcopy(self.model, memo), self.tol, self.dataset)
+        twin._cache = self._cache
+        return twin
 
     # Conversions keep the wrapper (and its truth): delegating them would return the bare model.
     def double(self) -> "QuadratureGroundTruth":
