@@ -221,13 +221,9 @@ class SweepLock:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from vaebench.results.store import process_alive
+
+    return process_alive(pid)
 
 
 def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | None, in_flight: int,

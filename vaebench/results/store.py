@@ -91,8 +91,11 @@ def _other_writer_alive(root: Path) -> bool:
         pid = int((root / ".lock").read_text().strip() or "0")
     except (OSError, ValueError):
         return False
-    if pid <= 0 or pid == os.getpid():
-        return False
+    return pid > 0 and pid != os.getpid() and process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Is process ``pid`` running (a lock's owner)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
