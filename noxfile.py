@@ -56,7 +56,7 @@ EXAMPLE_PLUGIN = "examples/vaebench-defensive-is"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite with the example plug-in installed, then the plug-in's own tests (the CI gate)."""
-    install_project(session, "test", "distributed")
+    install_project(session, "test", "distributed", "pythae", "pyro")  # the adapters' tests need both
     session.install("-e", EXAMPLE_PLUGIN, "--no-deps")
     # One torch thread per test process: with one thread per core, any other busy process stalls
     # every parallel region (measured up to 200x on 2 cores); the tests time nothing.

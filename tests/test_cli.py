@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -146,3 +147,48 @@ def test_bdmc_prints_the_sandwich_and_writes_a_report_section(tmp_path, capsys):
     assert "--steps must be integers >= 1" in capsys.readouterr().err
     assert main(["bdmc", "ppca", "--option", "num_steps=3"]) == 2
     assert "num_steps is set by bdmc itself" in capsys.readouterr().err
+
+
+def test_raw_library_messages_become_sentences(tmp_path, capsys, monkeypatch):
+    """Issue 21, item 8: a meta-device tensor, --also naming the same folder, an unwritable cache."""
+    import torch
+
+    import vaebench as vb
+    from vaebench.training.trainer import check_cache_writable
+
+    model = vb.get_model_spec("linear-gaussian").build()
+    with pytest.raises(ValueError, match="meta device"):
+        vb.get_estimator("importance")(model, torch.zeros(2, 20, dtype=torch.float64, device="meta"), 3)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root can write anywhere: nothing to refuse
+            with pytest.raises(PermissionError, match="not writable.*--cache"):
+                check_cache_writable(locked / "cache")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_report_refuses_the_same_results_twice(tmp_path, capsys):
+    from tests.bench.test_sweep import tiny_config
+    from vaebench.bench import load_config, run_sweep
+
+    run_sweep(load_config(tiny_config(tmp_path, replicates=1)), tmp_path / "results", quiet=True)
+    assert main(["report", str(tmp_path), "--also", str(tmp_path)]) == 2
+    assert "already in the report" in capsys.readouterr().err
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_said_plainly(tmp_path, monkeypatch):
+    import errno
+
+    import vaebench.results.store as store
+    from vaebench.training import trainer
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store, "atomic_write_bytes", full)
+    with pytest.raises(OSError) as info:
+        trainer._save(tmp_path / "c.pt", {"state_dict": {}})
+    assert info.value.errno == errno.ENOSPC  # what the CLI turns into "no space left on the device ..."

@@ -1,6 +1,6 @@
 """vaebench: benchmark and verify estimators of log p(x) for latent-variable models."""
 
-from vaebench import data, models, ops
+from vaebench import adapters, data, models, ops
 from vaebench.base import (
     Estimate,
     EstimatorError,
@@ -30,6 +30,7 @@ from vaebench.registry import (
 
 __all__ = [
     "Estimate",
+    "adapters",
     "EstimatorError",
     "EstimatorSpec",
     "EstimatorTags",

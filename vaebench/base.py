@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import re
@@ -120,6 +121,15 @@ class Estimate:
         importance estimates; sample standard error for averages).
     num_samples : int or None
         The K that produced the estimate.
+    log_weight_tail : Tensor or None
+        Diagnostics: the largest M + 1 log weights per point (``[M + 1, B]``, M =
+        `vaebench.ops.pareto_tail_size` (K)), kept by streaming estimators when the full weights are
+        not, so that `khat` is available without them.
+
+    ``khat`` (a property, computed on first use) is the Pareto k̂ of the weights per point,
+    float64 ``[B]`` (Vehtari et al., 2024): below 0.5 the weights have finite variance and the
+    stderr can be trusted; above 0.7 the estimate and its stderr are unreliable. None where the
+    estimator keeps no weights (the ELBO, reverse AIS); NaN where K is too small to fit a tail.
     """
 
     log_px: Tensor
@@ -127,6 +137,18 @@ class Estimate:
     ess: Tensor | None = None
     stderr: Tensor | None = None
     num_samples: int | None = None
+    log_weight_tail: Tensor | None = None
+
+    @functools.cached_property
+    def khat(self) -> Tensor | None:
+        """Pareto k̂ per point (see the class docstring), from the kept weights or their tail."""
+        from vaebench.ops import pareto_k, pareto_k_from_tail
+
+        if self.log_weights is not None:
+            return pareto_k(self.log_weights)
+        if self.log_weight_tail is not None and self.num_samples is not None:
+            return pareto_k_from_tail(self.log_weight_tail, self.num_samples, eps=torch.finfo(self.log_px.dtype).eps)
+        return None
 
     def to(self, *args: Any, **kwargs: Any) -> "Estimate":
         """Move every tensor field, as `torch.Tensor.to` does."""
@@ -533,6 +555,12 @@ def check_estimate(result: Any, x: Tensor, num_samples: int, name: str) -> Any:
         if not isinstance(value, Tensor) or tuple(value.shape) != shape:
             got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise EstimatorError(f"estimator {name!r} returned {field_name} of shape {got}; expected {list(shape)}")
+    tail = result.log_weight_tail
+    if tail is not None and (not isinstance(tail, Tensor) or tail.dim() != 2 or tail.shape[1] != batch
+                             or tail.shape[0] > num_samples):
+        got = list(tail.shape) if isinstance(tail, Tensor) else type(tail).__name__
+        raise EstimatorError(f"estimator {name!r} returned log_weight_tail of shape {got}; expected [m, {batch}] "
+                             f"with m <= K = {num_samples} (the largest log weights per point)")
     lp = result.log_px
     if bool(torch.isnan(lp).any()):
         raise EstimatorError(f"estimator {name!r} returned NaN in log_px for finite input")

@@ -1,4 +1,4 @@
-"""Command-line interface: ``vaebench list | estimate | check | bench | report | train | reference``."""
+"""Command-line interface: ``vaebench list | estimate | check | bench | report | train | reference | evaluate | bdmc``."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def _model_options(model: str, args: argparse.Namespace) -> dict[str, Any]:
     pairs = list(args.model_arg)
     for flag, key in (("model_seed", "seed"), ("encoder", "encoder"), ("encoder_scale", "encoder_scale"),
                       ("encoder_shift", "encoder_shift")):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is not None:
             if any(k == key for k, _ in pairs):
                 raise ValueError(f"--{flag.replace('_', '-')} and --model-arg {key}=... both set {key}; give one")
@@ -97,7 +97,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         options["chunk_size"] = spec.option("chunk_size").validate(args.chunk_size, "--chunk-size")
     report = estimate_on_model(args.model, spec.name, args.num_samples, model_options=_model_options(args.model, args),
                                batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, device=args.device,
-                               options=options, progress=not args.json)
+                               options=options, progress=not args.json, force=args.force)
     per_point = report.pop("per_point")
     seconds = report["seconds"]
     if args.json:
@@ -167,7 +167,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"[bench] {threads} CPU thread(s) for torch ({busy}; set VAEBENCH_THREADS to choose)", file=sys.stderr)
     executor, shutdown, in_flight = make_executor(args.workers, args.scheduler)
     try:
-        run_sweep(config, out / "results", executor=executor, in_flight=in_flight, quiet=args.quiet)
+        run_sweep(config, out / "results", executor=executor, in_flight=in_flight, quiet=args.quiet, force=args.force)
     finally:
         shutdown()
     index = render_report(out)
@@ -271,6 +271,49 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers (e.g. 1,10,100), got {text!r}") from None
+    return values
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from vaebench.bench.single import DTYPES, _device
+    from vaebench.evaluation import EvaluationSettings, evaluate, resolve_data, resolve_model, folder_name
+
+    device = _device(args.device)
+    settings = EvaluationSettings(importance_k=args.importance_k, elbo_k=args.elbo_k, ais_steps=args.ais_steps,
+                                  ais_chains=args.ais_chains, bdmc_points=args.bdmc_points,
+                                  check_points=args.check_points, replicates=args.replicates, accuracy=args.accuracy,
+                                  batch_size=args.batch_size, seed=args.seed)
+    out = Path(args.out) if args.out else Path("evaluations") / folder_name(
+        f"{args.model or args.factory}-{args.data}-{args.points or 'all'}")
+    from vaebench.results.store import make_folder
+
+    make_folder(out)  # before any work: a bad --out is said at once
+    from vaebench.training.presets import PRESETS
+
+    catalogue = args.model is not None and args.model not in PRESETS
+    model, provenance = resolve_model(args.model, factory=args.factory, options=_model_options(args.model, args)
+                                      if catalogue else None, cache=args.cache, data_path=args.data_path,
+                                      progress=not args.quiet)
+    if device != "cpu" or args.dtype:
+        model = model.to(DTYPES[args.dtype] if args.dtype else None, device)
+    x, data_provenance = resolve_data(args.data, model, points=args.points, data_path=args.data_path,
+                                      seed=args.data_seed)
+    progress = None if args.quiet else (lambda line: print(f"[evaluate] {line}", file=sys.stderr, flush=True))
+    start = time.perf_counter()
+    result = evaluate(model, x, settings=settings, out=out, provenance={**provenance, **data_provenance,
+                      "command": "vaebench " + shlex.join(args.argv)}, progress=progress)
+    print(result.advice.headline)
+    for line in result.advice.lines:
+        print(f"  {line}")
+    print(f"{time.perf_counter() - start:.0f} s -> {out / 'index.html'}")
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from vaebench.registry import list_models
 
@@ -302,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("estimate", help="run one estimator on data simulated from a model with known log p(x)")
+    p.add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 likelihood "
+                   "evaluations, 10^6 cells) that is otherwise refused up front")
     p.add_argument("--model", default="linear-gaussian", help="model name (see `vaebench list`)")
     p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. data_dim=50, latent_dim=3, condition_number=100)")
@@ -344,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("bench", help="run a sweep (resumable) and write its report")
+    p.add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 likelihood "
+                   "evaluations, 10^6 cells) that is otherwise refused up front")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--profile", default="default", help="a profile shipped in benchmarks/profiles (default: default)")
     which.add_argument("--config", help="a sweep config TOML file")
@@ -386,6 +433,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no training progress")
     p.set_defaults(func=_cmd_reference)
+
+    from vaebench.evaluation.ladder import EvaluationSettings
+
+    EvaluationDefaults = EvaluationSettings()
+    p = sub.add_parser("evaluate", help="your model, your number: log p(x) of a model on data, with error bars, "
+                       "BDMC and the advice for that model (which estimator, which K or T, what to trust)")
+    p.add_argument("model", nargs="?", help="a catalogue model or training preset (`vaebench models`, `vaebench train "
+                   "--help`); or give --import")
+    p.add_argument("--import", dest="factory", metavar="MODULE:ATTRIBUTE",
+                   help="a model of your own: an attribute of an importable module (a model, or a function returning "
+                   "one; pythae models are wrapped automatically); only this module is imported")
+    p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
+                   help="catalogue model option, repeatable")
+    p.add_argument("--model-seed", type=int, default=None, help="seed of a catalogue model's parameters")
+    p.add_argument("--data", required=True, help="NAME[:split] (e.g. binarized-mnist:test; split test by default), "
+                   "'simulated' (drawn from the model), or a .npy/.npz/.pt file")
+    p.add_argument("--points", type=int, default=None, help="evaluate the first N points (default: all)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of a dynamic binarization or of simulated data")
+    p.add_argument("--data-path", default=None, help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
+    p.add_argument("--importance-k", type=_int_list, default=EvaluationDefaults.importance_k, metavar="K,K,...",
+                   help="the K ladder of importance sampling (default %(default)s)")
+    p.add_argument("--elbo-k", type=int, default=EvaluationDefaults.elbo_k, help="samples of the ELBO (default %(default)s)")
+    p.add_argument("--ais-steps", type=_int_list, default=EvaluationDefaults.ais_steps, metavar="T,T,...",
+                   help="the T ladder of AIS; '' for none (default %(default)s)")
+    p.add_argument("--ais-chains", type=int, default=EvaluationDefaults.ais_chains,
+                   help="AIS chains per point (default %(default)s)")
+    p.add_argument("--bdmc-points", type=int, default=EvaluationDefaults.bdmc_points,
+                   help="points simulated from the model for BDMC (0: none; default %(default)s)")
+    p.add_argument("--check-points", type=int, default=EvaluationDefaults.check_points,
+                   help="points of the stderr check (default %(default)s)")
+    p.add_argument("--replicates", type=int, default=EvaluationDefaults.replicates,
+                   help="extra runs of the stderr check (0: none; default %(default)s)")
+    p.add_argument("--accuracy", type=float, default=EvaluationDefaults.accuracy,
+                   help="the accuracy in nats the advice is about (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=EvaluationDefaults.batch_size, help="points per estimator call")
+    p.add_argument("--seed", type=int, default=0, help="seed of every estimate (default 0)")
+    p.add_argument("--dtype", choices=["bfloat16", "float32", "float64"], default=None,
+                   help="convert the model (default: its own dtype)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--cache", default=None, help="checkpoint cache of training presets")
+    p.add_argument("--out", default=None, help="output folder (default evaluations/<model>-<data>-<points>)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("bdmc", help="bidirectional Monte Carlo: forward and reverse AIS on data simulated from a model, "
                        "per point lower and upper bounds of log p(x), their gap, and the truth where known")
@@ -439,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, OSError) and exc.errno == 28:
             message = f"no space left on the device ({exc.filename or 'a results file'}); free space and run again: " \
                       "finished results are kept"
-        kind = "" if isinstance(exc, (ValueError, TypeError, KeyError, FileNotFoundError)) else f"{type(exc).__name__}: "
+        kind = "" if isinstance(exc, (ValueError, TypeError, KeyError, FileNotFoundError, PermissionError)) else f"{type(exc).__name__}: "
         print(f"vaebench {args.command}: error: {kind}{message}", file=sys.stderr)
         return 2
 

@@ -85,6 +85,21 @@ def contract_view(model: Any, extras: tuple[str, ...] = ()) -> Any:
     return ContractView(model, extras)
 
 
+def _adapter_hint(model: Any) -> str:
+    """Which adapter brings ``model`` in, by what it looks like."""
+    module = type(model).__module__
+    if module.startswith("pythae."):
+        return "wrap it with vaebench.adapters.from_pythae(model)"
+    if callable(model) and not hasattr(model, "parameters"):
+        return ("a function (a Pyro model?): wrap it with vaebench.adapters.from_pyro(model, guide, latent=..., "
+                "obs=...)")
+    if hasattr(model, "parameters"):
+        return ("a torch module: wrap its encoder and decoder with vaebench.adapters.from_modules(encoder, decoder, "
+                "likelihood=..., latent_dim=...)")
+    return ("wrap a torch module, pythae or Pyro model with vaebench.adapters, or write a class with those two "
+            "members")
+
+
 def check_model(model: Any, x: Tensor) -> Any:
     """The front door: ``model`` honours the `LatentModel` contract on ``x`` ``[B, D]``, or a clear error.
 
@@ -105,8 +120,7 @@ def check_model(model: Any, x: Tensor) -> Any:
     name = model_name(model)
     if not hasattr(model, "log_likelihood") or not hasattr(model, "prior"):
         raise TypeError(f"{name} is not a latent-variable model: it needs a `prior` (a torch Distribution over z) and "
-                        "`log_likelihood(x, z)`; wrap a torch module, pythae or Pyro model with vaebench.adapters, or "
-                        "write a class with those two members")
+                        f"`log_likelihood(x, z)`; {_adapter_hint(model)}")
     prior = model.prior
     if not isinstance(prior, Distribution):
         raise TypeError(f"{name}.prior must be a torch.distributions.Distribution over z, got {type(prior).__name__}")

@@ -16,6 +16,8 @@ __all__ = [
     "normalized_weights",
     "effective_sample_size",
     "pareto_k",
+    "pareto_k_from_tail",
+    "pareto_tail_size",
     "chunk_sizes",
     "StreamingLogMeanExp",
     "StreamingMoments",
@@ -43,6 +45,11 @@ def effective_sample_size(log_w: Tensor, dim: int = 0) -> Tensor:
     return torch.exp(2 * torch.logsumexp(log_w, dim=dim) - torch.logsumexp(2 * log_w, dim=dim))
 
 
+def pareto_tail_size(num_samples: int) -> int:
+    """M = min(K / 5, 3 √K): how many of the largest of K weights the Pareto k̂ fit uses."""
+    return min(num_samples // 5, math.ceil(3 * math.sqrt(num_samples)))
+
+
 def pareto_k(log_w: Tensor, dim: int = 0) -> Tensor:
     """Pareto k̂ of the importance weights: the shape of a generalised Pareto fitted to the tail.
 
@@ -59,11 +66,30 @@ def pareto_k(log_w: Tensor, dim: int = 0) -> Tensor:
     Vehtari, A., Simpson, D., Gelman, A., Yao, Y., & Gabry, J. (2024). Pareto smoothed importance
     sampling. JMLR, 25(72).
     """
-    lw = log_w.movedim(dim, 0).double()
+    lw = log_w.movedim(dim, 0)
     k_total = lw.shape[0]
-    m_tail = min(k_total // 5, math.ceil(3 * math.sqrt(k_total)))
+    m_tail = pareto_tail_size(k_total)
     if m_tail < 5:
         return torch.full(lw.shape[1:], float("nan"), dtype=torch.float64, device=lw.device)
+    eps = torch.finfo(lw.dtype).eps if lw.dtype.is_floating_point else torch.finfo(torch.float64).eps
+    return pareto_k_from_tail(torch.topk(lw.double(), m_tail + 1, dim=0).values, k_total, eps=eps)
+
+
+def pareto_k_from_tail(top_log_w: Tensor, num_samples: int, eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+    """`pareto_k` of K = ``num_samples`` weights from their largest log weights only, ``[m, B]`` (any
+    order, m >= M + 1 with M = `pareto_tail_size` (K)): what a streaming estimator keeps instead of
+    all K (`StreamingLogMeanExp` with ``keep_top``). Equal to ``pareto_k`` of the full weights.
+
+    ``eps``: the machine epsilon of the dtype the log weights were computed in. Tails whose log
+    weights agree to within 64 rounding steps of their size are rounding noise around a constant
+    (the exact posterior as proposal): bounded, k̂ = −∞, not a fit to the noise (which gave 193)."""
+    m_tail = pareto_tail_size(num_samples)
+    lw = top_log_w.double()
+    if m_tail < 5:
+        return torch.full(lw.shape[1:], float("nan"), dtype=torch.float64, device=lw.device)
+    if lw.shape[0] < m_tail + 1:
+        raise ValueError(f"pareto_k_from_tail needs the {m_tail + 1} largest of {num_samples} log weights, got "
+                         f"{lw.shape[0]}")
     top = torch.topk(lw, m_tail + 1, dim=0).values.flip(0)  # ascending; top[0] is the threshold
     shift = top[-1]
     w = torch.exp(top - shift)
@@ -79,8 +105,9 @@ def pareto_k(log_w: Tensor, dim: int = 0) -> Tensor:
     theta_hat = (weights * theta).sum(0)
     k_hat = torch.log1p(-theta_hat * x).mean(0)
     k_hat = (n * k_hat + 10 * 0.5) / (n + 10)
-    # All top weights equal: a bounded tail, k = −∞ by convention.
-    return torch.where(x[-1] > 0, k_hat, torch.full_like(k_hat, -math.inf))
+    # All top weights equal (to rounding): a bounded tail, k = −∞ by convention.
+    rounding = 64 * eps * top[-1].abs().clamp_min(1.0)
+    return torch.where(top[-1] - top[0] > rounding, k_hat, torch.full_like(k_hat, -math.inf))
 
 
 def chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -104,11 +131,16 @@ class StreamingLogMeanExp:
     float32 a running log-sum-exp stalls: once the increment log(1 + 1/n) of the n-th chunk falls
     below half the rounding step at |log p|, it is dropped (at log p ≈ −3e4, K = 2·10⁵ in chunks
     of 8, a float32 accumulator ends 1.4 nats low). Results are float64; callers cast them back.
+
+    ``keep_top`` > 0 also keeps the largest ``keep_top`` log weights per point (``top()``), which is
+    all the Pareto k̂ fit needs (`pareto_k_from_tail`): k̂ without keeping the K weights.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_top: int = 0) -> None:
         self._lse: Tensor | None = None
         self._lse2: Tensor | None = None
+        self._top: Tensor | None = None
+        self.keep_top = keep_top
         self.count = 0
 
     def update(self, log_w: Tensor) -> None:
@@ -121,7 +153,14 @@ class StreamingLogMeanExp:
         else:
             self._lse = torch.logaddexp(self._lse, lse)
             self._lse2 = torch.logaddexp(self._lse2, lse2)
+        if self.keep_top > 0:
+            pool = log_w if self._top is None else torch.cat([self._top, log_w])
+            self._top = torch.topk(pool, min(self.keep_top, pool.shape[0]), dim=0).values
         self.count += log_w.shape[0]
+
+    def top(self) -> Tensor | None:
+        """The largest ``keep_top`` log weights per point seen so far, ``[m, B]`` float64 (None when off)."""
+        return self._top
 
     def _require(self) -> tuple[Tensor, Tensor]:
         if self._lse is None or self._lse2 is None:

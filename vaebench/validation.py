@@ -32,12 +32,23 @@ def check_data(x: Any, model: Any = None) -> Tensor:
     ValueError
         Wrong rank or width, empty batch, NaN/inf, or a dtype/device other than the model's.
     """
+    ref = _model_reference(model) if model is not None else None
+    inner = getattr(model, "_model", model)  # the model behind a ContractView
+    prepare = " (or model.prepare(x), for a model from vaebench.adapters)" if hasattr(inner, "prepare") else ""
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}")
+        raise TypeError(f"x must be a torch.Tensor of shape [B, D], got {type(x).__name__}"
+                        + (" (convert with torch.from_numpy)" if type(x).__module__.startswith("numpy") else "")
+                        + prepare)
+    if x.device.type == "meta":
+        raise ValueError("x is on the meta device: it has a shape but no values; give real data (e.g. "
+                         "x.to_empty(device='cpu') and fill it, or load it on cpu/cuda)")
     if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with x.to(torch.float64)")
+        dtype = ref.dtype if ref is not None else torch.get_default_dtype()
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with "
+                        f"x.to({str(dtype)}) (the model's dtype){prepare}")
     if x.dim() != 2:
-        raise ValueError(f"x must have shape [B, D] (rank 2), got shape {list(x.shape)}")
+        hint = (f"; flatten image-shaped data with x.flatten(1){prepare}" if x.dim() > 2 else "")
+        raise ValueError(f"x must have shape [B, D] (rank 2), got shape {list(x.shape)}{hint}")
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one data point, got shape [0, D]")
     data_dim = getattr(model, "data_dim", None)
@@ -46,7 +57,6 @@ def check_data(x: Any, model: Any = None) -> Tensor:
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).any(dim=1).sum())
         raise ValueError(f"x must be finite: {bad} of {x.shape[0]} rows hold NaN or inf")
-    ref = _model_reference(model) if model is not None else None
     if ref is not None and (ref.dtype != x.dtype or ref.device != x.device):
         raise ValueError(
             f"x is {x.dtype} on {x.device} but the model works in {ref.dtype} on {ref.device}; "

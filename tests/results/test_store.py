@@ -151,3 +151,26 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
+def test_output_folders_say_why_they_cannot_be_made(tmp_path):
+    import os
+
+    from vaebench.results.store import make_folder
+
+    os.symlink(tmp_path / "nowhere", tmp_path / "link")
+    with pytest.raises(ValueError, match="symbolic link to .*nowhere, which does not exist"):
+        make_folder(tmp_path / "link" / "results")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        make_folder(tmp_path / "file")
+    assert make_folder(tmp_path / "a" / "b").is_dir()
+
+
+def test_long_model_names_are_refused_by_the_config_check():
+    from vaebench.bench.config import SweepConfig
+
+    data = {"name": "t", "seed": 0, "batch_size": 2, "replicates": 1, "num_samples": [1], "estimators": ["prior"],
+            "models": [{"name": "m" * 190, "model": "linear-gaussian"}]}
+    with pytest.raises(ValueError, match=r"at most 64 characters.*\(190 characters\)"):
+        SweepConfig.from_dict(data, source="test")

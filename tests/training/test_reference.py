@@ -86,3 +86,38 @@ def test_bdmc_points_need_ais(tmp_path, capsys):
             "--out", str(tmp_path / "r.csv"), "--cache", str(tmp_path), "--quiet"]
     assert main(args) == 2
     assert "bdmc_points: the BDMC gap checks an AIS reference" in capsys.readouterr().err
+
+
+def test_an_edited_reference_is_rejected_and_the_report_says_so(tmp_path):
+    """A shipped reference carries the sha256 of its table: +10 nats on some rows is refused, not used."""
+    import pytest
+
+    from vaebench.results.references import reference_comparisons
+    from vaebench.training.reference import ReferenceIntegrityError
+
+    import pandas as pd
+
+    table = pd.DataFrame({"index": range(4), "ais": [-90.0, -91.0, -92.0, -93.0],
+                          "below_importance_K1000": [1.0, 2.0, 1.5, 0.5]})
+    path = write_reference(tmp_path / "m.vs-estimators.csv", table, reference="m.csv")
+    assert read_reference(path)[0]["below_importance_K1000"].sum() == 5.0
+    assert reference_comparisons(tmp_path)[0][2] is not None
+    text = path.read_text().replace("\n2,-92.0,1.5", "\n2,-92.0,11.5")
+    path.write_text(text)
+    with pytest.raises(ReferenceIntegrityError, match="changed after it was written"):
+        read_reference(path)
+    name, header, summary = reference_comparisons(tmp_path)[0]
+    assert summary is None and "changed after it was written" in header["integrity_error"]
+    path.write_text("".join(line + "\n" for line in text.splitlines() if "table_sha256" not in line))
+    with pytest.raises(ReferenceIntegrityError, match="no table_sha256"):
+        read_reference(path)
+
+
+def test_every_shipped_reference_verifies():
+    from vaebench.results.references import GROUND_TRUTH_DIR
+
+    files = sorted(GROUND_TRUTH_DIR.glob("*.csv"))
+    assert files, "the shipped references are missing"
+    for path in files:
+        table, header = read_reference(path)
+        assert len(table) > 0 and "table_sha256" in header

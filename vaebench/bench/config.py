@@ -84,6 +84,11 @@ class Variant:
     num_samples: tuple[int, ...] | None = None
 
 
+# Model and variant names name every cell file (with the estimator, K, replicate, device and dtype):
+# at most 64 characters each keeps those names, and their temporary files, within 255 bytes.
+NAME_LIMIT = 64
+
+
 @dataclass(frozen=True)
 class Cell:
     """One unit of work: one estimate of log p(x) for the sweep's data points of one model."""
@@ -203,7 +208,7 @@ class SweepConfig:
                     raise ValueError(f"{where}: {unknown_name_message('key', key, ['name', 'model', 'options', 'num_samples'])}")
             name = _string(m["name"], f"{where}.name")
             try:
-                safe_name(name, "model name")
+                safe_name(name, "model name", limit=NAME_LIMIT)
             except ValueError as exc:
                 raise ValueError(f"{where}.name: {exc}") from None
             try:
@@ -367,7 +372,7 @@ def _variants(table: Any, source: str) -> list[Variant]:
                 raise ValueError(f"{where}: {unknown_name_message('key', key, keys)}")
         name = _string(v["name"], f"{where}.name")
         try:
-            safe_name(name, "variant name")
+            safe_name(name, "variant name", limit=NAME_LIMIT)
         except ValueError as exc:
             raise ValueError(f"{where}.name: {exc}") from None
         if name in list_estimators():

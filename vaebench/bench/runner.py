@@ -169,8 +169,12 @@ def run_sweep(
     executor: cf.Executor | None = None,
     in_flight: int = 1,
     quiet: bool = False,
+    force: bool = False,
 ) -> ResultStore:
     """Run the cells of ``config`` that ``out`` does not hold yet; return the store.
+
+    Before any work the sweep's size (cells, likelihood evaluations: `vaebench.bench.cost`) is
+    printed and checked against the budget; beyond it the sweep is refused unless ``force``.
 
     Every finished cell is written at once (atomically), so an interrupted sweep resumes where it
     stopped when run again with the same config and directory. At most ``in_flight`` cells are
@@ -178,6 +182,12 @@ def run_sweep(
     is present, and models whose data set is absent, are skipped with a warning (they stay pending
     and the report lists them).
     """
+    from vaebench.bench.cost import check_budget, sweep_cost
+
+    cells, rows = sweep_cost(config)
+    check_budget(rows, f"sweep {config.name!r}", force, cells=cells)
+    if not quiet:
+        print(f"[bench] {cells} cells, about {rows:.3g} likelihood evaluations in all", file=sys.stderr, flush=True)
     with SweepLock(Path(out)):
         return _run_locked(config, out, executor, in_flight, quiet)
 
@@ -192,7 +202,9 @@ class SweepLock:
         self.path = Path(out) / ".lock"
 
     def __enter__(self) -> "SweepLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from vaebench.results.store import make_folder
+
+        make_folder(self.path.parent, "the results folder")
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

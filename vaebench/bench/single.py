@@ -36,8 +36,11 @@ def _device(device: str) -> str:
 
 def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_options: dict[str, Any] | None = None,
                       batch_size: int = 64, seed: int = 0, dtype: str = "float32", device: str = "cpu",
-                      options: dict[str, Any] | None = None, progress: bool = False) -> dict[str, Any]:
+                      options: dict[str, Any] | None = None, progress: bool = False,
+                      force: bool = False) -> dict[str, Any]:
     """Simulate ``batch_size`` points from a catalogue model, estimate log p(x), compare with the truth.
+
+    A run beyond the budget of `vaebench.bench.cost` is refused before any work unless ``force``.
 
     Returns a plain dict: the estimate, the truth (where the model has one) and their error,
     summarised over points and per point, with the time taken and samples per second.
@@ -56,6 +59,10 @@ def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_opt
     if spec.option("keep_log_weights") is not None:  # nothing here reads the weights: do not keep them
         options.setdefault("keep_log_weights", False)
     options = spec.validate_options(options)
+    from vaebench.bench.cost import check_budget, estimator_rows
+
+    check_budget(estimator_rows(spec.name, num_samples, batch_size, options), f"{spec.name} with K = {num_samples} "
+                 f"on B = {batch_size} points", force)
     built = model_spec.build(**(model_options or {})).to(DTYPES[dtype], device)
     g = torch.Generator(device=device).manual_seed(seed)
     x = _simulate(built, batch_size, g, DTYPES[dtype], device)

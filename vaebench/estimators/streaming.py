@@ -24,7 +24,7 @@ from torch.distributions import Distribution
 
 from vaebench.contract import model_name
 from vaebench.base import Estimate, Option
-from vaebench.ops import StreamingLogMeanExp, chunk_sizes
+from vaebench.ops import StreamingLogMeanExp, chunk_sizes, pareto_tail_size
 from vaebench.sampling import resolve_generator, sample, sample_with_log_prob
 from vaebench.validation import check_chunk_size, check_proposal
 
@@ -209,9 +209,10 @@ def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_wei
 
     The reduction runs in float64; the results are returned in the dtype of the log weights.
     With ``like`` (the data x), kept weights that cannot fit in memory are refused before the
-    (lazy) stream does any work.
+    (lazy) stream does any work. Without kept weights, the largest M + 1 of them (the Pareto tail)
+    are kept instead, so that ``Estimate.khat`` is there either way.
     """
-    acc = StreamingLogMeanExp()
+    acc = StreamingLogMeanExp(keep_top=0 if keep_log_weights else pareto_tail_size(num_samples) + 1)
     kept = WeightKeeper(num_samples, keep_log_weights, like)
     dtype = None
     for log_w in chunks:
@@ -224,4 +225,5 @@ def importance_estimate(chunks: Iterator[Tensor], num_samples: int, keep_log_wei
         ess=acc.ess().to(dtype),
         stderr=acc.stderr().to(dtype),
         num_samples=num_samples,
+        log_weight_tail=acc.top(),
     )

@@ -142,12 +142,20 @@ def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.Data
     rows = []
     for (model, est), g in summary.groupby(["model", "estimator"], sort=False):
         g = g.sort_values("num_samples")
-        if not np.isfinite(g["rmse"]).any():
+        broken = int(g["nonfinite_estimates"].sum()) if "nonfinite_estimates" in g else 0
+        if not np.isfinite(g["rmse"]).any() and not broken:
             continue
         t = tags.get(est, {})
         claims = [w for k, w in (("unbiased_in_p", "unbiased in p"), ("lower_bound", "lower bound"),
                                  ("upper_bound", "upper bound"), ("consistent", "consistent")) if t.get(k)]
         found = []
+        if broken:
+            worst = g.loc[g["nonfinite_estimates"] > 0].iloc[0]
+            value = worst["nonfinite_example"]
+            bound = (" (a lower bound cannot be +inf)" if t.get("lower_bound") and value > 0 else
+                     " (an upper bound cannot be −inf)" if t.get("upper_bound") and value < 0 else "")
+            found.append(f"BROKEN: {broken} estimates are infinite or absurd (e.g. {value:.3g} at "
+                         f"K={worst['num_samples']}){bound}")
         se = g["bias_se"].replace(0, np.nan)
         z = (g["bias"] / se).to_numpy()
         for tag, sign, word in (("lower_bound", 1, "lower bound"), ("upper_bound", -1, "upper bound")):

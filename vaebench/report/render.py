@@ -17,10 +17,10 @@ import pandas as pd
 from vaebench.results.bdmc import bdmc_table, load_bdmc_dir
 from vaebench.results.metrics import cells_table, points_table, summarize
 from vaebench.results.references import reference_comparisons
-from vaebench.results.store import ResultStore, atomic_write_bytes
+from vaebench.results.store import ResultStore, atomic_write_bytes, make_folder
 from vaebench.report import advice, figures
 
-__all__ = ["render_report", "results_dir_of", "verdicts"]
+__all__ = ["html_document", "render_report", "results_dir_of", "verdicts"]
 
 _CLAIMS = {"unbiased_in_p": "unbiased in p", "lower_bound": "lower bound", "upper_bound": "upper bound",
            "consistent": "consistent"}
@@ -65,8 +65,15 @@ def verdicts(summary: pd.DataFrame, tags: dict[str, dict], points: pd.DataFrame 
         at = g[g["num_samples"] <= 1000].iloc[-1] if (g["num_samples"] <= 1000).any() else g.iloc[0]
         claims = [text for tag, text in _CLAIMS.items() if tags.get(est, {}).get(tag)]
         parts = ["claims: " + (", ".join(claims) or "none") + " (tested: see Claims)"]
-        if not np.isfinite(at["rmse"]):
+        broken = int(g["nonfinite_estimates"].sum()) if "nonfinite_estimates" in g else 0
+        if broken:
+            worst = g.loc[g["nonfinite_estimates"] > 0].iloc[0]
+            parts.append(f"BROKEN: {broken} estimates of log p(x) are infinite or absurd (e.g. "
+                         f"{worst['nonfinite_example']:.3g} at K={worst['num_samples']}) on a model with known truth")
+        if not g.get("has_truth", pd.Series([True])).any():
             parts.append("no ground truth: throughput only")
+        elif not np.isfinite(at["rmse"]):
+            parts.append(f"no finite error at K={at['num_samples']} (see BROKEN)")
         else:
             rmse = f"RMSE {at['rmse']:.3g} nats at K={at['num_samples']}"
             if np.isfinite(at["theory_rmse"]):
@@ -93,10 +100,12 @@ def _best_lines(verdict: pd.DataFrame) -> dict[str, str]:
     """Per model: the most accurate estimator at the judged K."""
     out = {}
     for model, g in verdict.groupby("model", sort=False):
-        if not g["rmse_at_k"].notna().any():
-            out[model] = "no ground truth: throughput only"
+        finite = g[np.isfinite(g["rmse_at_k"])]
+        if not len(finite):
+            out[model] = ("no ground truth: throughput only" if not g["rmse_at_k"].notna().any()
+                          else "no estimator has a finite error")
             continue
-        best = g.loc[g["rmse_at_k"].idxmin()]
+        best = finite.loc[finite["rmse_at_k"].idxmin()]
         out[model] = f"most accurate at K={best['k']}: {best['estimator']} (RMSE {best['rmse_at_k']:.3g} nats)"
     return out
 
@@ -157,6 +166,8 @@ _BDMC_TEXT = ("Forward AIS from q(z|x) and reverse AIS from the latents that gen
 
 
 def _real_text(header: dict) -> str:
+    if "integrity_error" in header:
+        return f"Rejected: {header['integrity_error']}."
     return (f"Per test point, the AIS reference minus each estimate (positive: the estimate is below it), on "
             f"{header.get('checkpoint', 'the shipped checkpoint')}; the reference's own BDMC gap on data simulated "
             f"from the model: {header.get('bdmc_gap_of_reference', 'not measured')}. From benchmarks/ground_truth/ "
@@ -174,7 +185,7 @@ def _anchor(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
 
 
-def _page(title: str, body: list[str]) -> bytes:
+def html_document(title: str, body: list[str]) -> bytes:
     style = ("body{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}"
              "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse;font-size:12px}"
              "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}th{background:#f4f4f4}"
@@ -191,7 +202,7 @@ def _img(p: Path) -> str:
 
 def _render_bdmc_only(payloads: list[dict], out: Path) -> Path:
     """A report of BDMC results alone (what ``vaebench bdmc --out`` wrote)."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     bdmc = bdmc_table(payloads)
     atomic_write_bytes(out / "bdmc.csv", bdmc.to_csv(index=False).encode())
     figure = next(f for f in figures.FIGURES if f.source == "bdmc")
@@ -203,7 +214,7 @@ def _render_bdmc_only(payloads: list[dict], out: Path) -> Path:
     body = ["<h1>vaebench BDMC report</h1>", f"<p>{html.escape(_BDMC_TEXT)}</p>",
             shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0),
             f"<h2>{html.escape(figure.title)}</h2>", f"<p>{html.escape(figure.caption)}</p>", _img(png)]
-    atomic_write_bytes(out / "index.html", _page("vaebench: BDMC", body))
+    atomic_write_bytes(out / "index.html", html_document("vaebench: BDMC", body))
     return out / "index.html"
 
 
@@ -218,7 +229,13 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
                              "`vaebench bdmc --out DIR/results/bdmc/MODEL.json`)")
         return _render_bdmc_only(payloads, out)
     store = ResultStore(results_dir_of(path))
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
+    seen = {results_dir_of(path).resolve()}
+    for other in also:
+        where = results_dir_of(other).resolve()
+        if where in seen:
+            raise ValueError(f"--also {other}: these results are already in the report (each results folder once)")
+        seen.add(where)
     stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
     records, failed = [], []
     for s in stores:  # one pass over each directory's files
@@ -282,7 +299,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     real = reference_comparisons()
     for name, header, gaps in real:
         md += ["", f"## Real data: nats below the reference {header.get('reference', name)}", "",
-               _real_text(header), "", gaps.to_markdown(index=False, floatfmt=".3f")]
+               _real_text(header), ""] + ([gaps.to_markdown(index=False, floatfmt=".3f")] if gaps is not None else [])
     problems = _problem_lines(failed, cells)
     if problems:
         md += ["", "## Failed cells and contaminated timings", "", *[f"- {line}" for line in problems]]
@@ -309,8 +326,9 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
                  bdmc_shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)]
     for name, header, gaps in real:
         body += [f"<h2>Real data: nats below the reference {html.escape(header.get('reference', name))}</h2>",
-                 f"<p>{html.escape(_real_text(header))}</p>",
-                 gaps.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)]
+                 f"<p>{html.escape(_real_text(header))}</p>"]
+        if gaps is not None:
+            body.append(gaps.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
     if problems:
         body += ["<h2>Failed cells and contaminated timings</h2>",
                  "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in problems) + "</ul>"]
@@ -322,5 +340,5 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     body += [
              '<p>Tables: <a href="summary.csv">summary.csv</a>, <a href="points.csv.gz">points.csv.gz</a>, '
              '<a href="verdicts.csv">verdicts.csv</a>.</p>']
-    atomic_write_bytes(out / "index.html", _page(f"vaebench: {store.config['name']}", body))
+    atomic_write_bytes(out / "index.html", html_document(f"vaebench: {store.config['name']}", body))
     return out / "index.html"

@@ -29,14 +29,22 @@ def gap_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reference_comparisons(folder: Path = GROUND_TRUTH_DIR) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
-    """(file name, header, `gap_summary`) of every ``*.vs-estimators.csv`` in ``folder``."""
-    from vaebench.training.reference import read_reference
+def reference_comparisons(folder: Path = GROUND_TRUTH_DIR) -> list[tuple[str, dict[str, Any], pd.DataFrame | None]]:
+    """(file name, header, `gap_summary`) of every ``*.vs-estimators.csv`` in ``folder``.
+
+    A file that fails its checksum (`read_reference`) is listed with ``header["integrity_error"]``
+    and no summary: the report says it was rejected instead of showing its numbers.
+    """
+    from vaebench.training.reference import ReferenceIntegrityError, read_reference
 
     if not folder.is_dir():
         return []
-    found = []
+    found: list[tuple[str, dict[str, Any], pd.DataFrame | None]] = []
     for path in sorted(folder.glob("*.vs-estimators.csv")):
-        table, header = read_reference(path)
+        try:
+            table, header = read_reference(path)
+        except ReferenceIntegrityError as exc:
+            found.append((path.name, {"integrity_error": str(exc)}, None))
+            continue
         found.append((path.name, header, gap_summary(table)))
     return found

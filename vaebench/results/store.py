@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from vaebench.results.schema import RecordError, SchemaVersionError, checksum, seal, validate_record
 
-__all__ = ["ResultStore", "ResultsMismatchError", "atomic_write_bytes", "atomic_write_json", "safe_name"]
+__all__ = ["ResultStore", "ResultsMismatchError", "atomic_write_bytes", "atomic_write_json", "make_folder", "safe_name"]
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,199}$")
 
@@ -33,12 +33,31 @@ class ResultsMismatchError(ValueError):
     """The results directory belongs to a sweep with another configuration."""
 
 
-def safe_name(name: str, what: str = "name") -> str:
-    """``name`` if it can be a file name inside a results directory (no separators, no '..')."""
-    if not isinstance(name, str) or not _SAFE.match(name) or ".." in name:
+def safe_name(name: str, what: str = "name", limit: int = 200) -> str:
+    """``name`` if it can be a file name inside a results directory (no separators, no '..', at most
+    ``limit`` characters: the names of models and variants are kept short enough that every cell
+    file named after them fits the file system's 255 bytes)."""
+    if not isinstance(name, str) or not _SAFE.match(name) or ".." in name or len(name) > limit:
+        shown = name if not isinstance(name, str) or len(name) <= 80 else f"{name[:60]}... ({len(name)} characters)"
         raise ValueError(f"{what} must be letters, digits, '.', '_' or '-' (not starting with '.', no '..', at most "
-                         f"200 characters) to be used as a file name, got {name!r}")
+                         f"{limit} characters) to be used in file names, got {shown!r}")
     return name
+
+
+def make_folder(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Create the output folder ``path`` (and its parents), or say in one sentence why it cannot be one."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.is_symlink() and not folder.exists():
+            raise ValueError(f"{what} {path}: {folder} is a symbolic link to {os.readlink(folder)}, which does not "
+                             "exist; create the target folder or give another path")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} exists and is not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{what} {path} cannot be created: {exc.strerror or exc}") from None
+    return path
 
 
 def _umask_mode() -> int:
@@ -141,7 +160,7 @@ class ResultStore:
         elif fingerprint is None:
             raise FileNotFoundError(f"{self.root} is not a vaebench results directory (no sweep.json)")
         else:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_folder(self.root, "the results folder")
             atomic_write_json(meta_path, {"fingerprint": fingerprint, "config": config, "keys": keys})
             self.fingerprint, self.config, self.keys = fingerprint, config, keys
         self.cells_dir.mkdir(parents=True, exist_ok=True)

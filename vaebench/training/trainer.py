@@ -178,15 +178,28 @@ def train(
 
 
 def _save(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically. It is serialised in memory first: torch's zip writer reports a
+    full disk as "unexpected pos ...", where a plain write raises OSError(ENOSPC), which says so."""
+    import io
+
+    from vaebench.results.store import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def check_cache_writable(folder: Path) -> None:
+    """Refuse, before any training, a checkpoint cache the result could not be written to."""
     try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PermissionError(f"the checkpoint cache {folder} is not writable ({exc.strerror or exc}); choose another "
+                              "with --cache DIR or $VAEBENCH_CACHE before training") from None
 
 
 def state_digest(state: dict[str, torch.Tensor]) -> str:
@@ -252,6 +265,7 @@ def load_or_train(
     if path.exists():
         model, payload = load_checkpoint(path, config, device)
         return model, path, payload
+    check_cache_writable(path.parent)
     if progress:
         print(f"[train] {config.data} (latent {config.architecture.latent_dim}): no checkpoint in {path.parent}, training "
               f"(cache empty); later runs load it", file=sys.stderr, flush=True)
