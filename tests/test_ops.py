@@ -130,3 +130,26 @@ def test_streaming_moments_do_not_stall_in_float32():
     for i in range(20_000):
         acc.update(torch.full((8, 1), -3.0e4 + (i % 2), dtype=torch.float32))
     assert abs(acc.mean().item() - (-3.0e4 + 0.5)) < 1e-9
+
+
+def test_khat_from_the_streamed_tail_equals_khat_from_all_weights(small_model):
+    """Over random K and chunk sizes: the tail a streaming estimator keeps gives the k̂ of all K weights."""
+    import vaebench as vb
+
+    rng = np.random.default_rng(7)
+    x = small_model.sample(5, generator=torch.Generator().manual_seed(0))
+    spec = vb.get_estimator("importance")
+    for _ in range(12):
+        k = int(np.exp(rng.uniform(np.log(20), np.log(5000))))
+        chunk = int(rng.integers(1, 600))
+        seed = int(rng.integers(1 << 30))
+        q = small_model.with_encoder("mean-field", scale=float(rng.uniform(0.4, 1.5)))
+        full = spec(q, x, k, generator=torch.Generator().manual_seed(seed), chunk_size=chunk)
+        tail = spec(q, x, k, generator=torch.Generator().manual_seed(seed), chunk_size=chunk, keep_log_weights=False)
+        assert tail.log_weights is None and tail.log_weight_tail is not None
+        torch.testing.assert_close(tail.khat, pareto_k(full.log_weights), equal_nan=True)
+
+
+def test_khat_of_constant_weights_is_bounded_not_a_fit_to_rounding():
+    lw = torch.full((1000, 3), -28.3, dtype=torch.float64) + 1e-15 * torch.randn(1000, 3, dtype=torch.float64)
+    assert torch.isinf(pareto_k(lw)).all() and (pareto_k(lw) < 0).all()

@@ -143,3 +143,32 @@ def test_cli_imports_only_the_named_factory(tmp_path, capsys, monkeypatch):
 def test_cli_refuses_bad_input_clearly(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_interrupted_evaluation_resumes_and_gives_the_same_numbers(tmp_path, monkeypatch):
+    import vaebench.evaluation as evaluation
+
+    model, x = _model_and_data(points=30)
+    settings = EvaluationSettings(importance_k=(1, 20, 200), elbo_k=10, ais_steps=(3,), ais_chains=4, bdmc_points=0,
+                                  check_points=10, replicates=1, batch_size=16)
+    whole = evaluate(model, x, settings=settings)
+    real = evaluation.run_rung
+    calls = []
+    killed = []
+
+    def dies_on_the_third(*args, **kwargs):
+        calls.append(args[2].label)
+        if len(calls) == 3 and not killed:
+            killed.append(True)
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "run_rung", dies_on_the_third)
+    with pytest.raises(RuntimeError, match="killed"):
+        evaluate(model, x, settings=settings, out=tmp_path)
+    assert len(list((tmp_path / ".partial").glob("*.csv"))) == 2
+    calls.clear()
+    resumed = evaluate(model, x, settings=settings, out=tmp_path)
+    assert calls[0] == "importance K=20"  # the two finished rungs were kept
+    np.testing.assert_allclose(resumed.points["log_px"], whole.points["log_px"])
+    assert not (tmp_path / ".partial").exists()

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from vaebench.contract import check_model, model_name
+from vaebench.sampling import derived_seed
 from vaebench.evaluation.advice import Advice, advise, bdmc_summary
 from vaebench.evaluation.ladder import (EvaluationSettings, replicate_spread, rung_summary, rungs, run_rung,
                                         bdmc_gaps, truth_column)
@@ -67,6 +68,37 @@ def prepare_data(model: Any, x: Any) -> Tensor:
     return x.to(dtype=dtype, device=device if device is not None else x.device)
 
 
+def _partial_path(out: Path, identity: str, label: str) -> Path:
+    import hashlib
+
+    return Path(out) / ".partial" / f"{hashlib.sha256((identity + label).encode()).hexdigest()[:32]}.csv"
+
+
+def _resume(out: str | Path | None, identity: str, label: str) -> tuple[pd.DataFrame, float] | None:
+    """A rung finished by an earlier run of the same evaluation (same model, data, settings), if any."""
+    if out is None:
+        return None
+    path = _partial_path(Path(out), identity, label)
+    if not path.is_file():
+        return None
+    from vaebench.training.reference import ReferenceIntegrityError, read_reference
+
+    try:
+        table, header = read_reference(path)
+    except (ReferenceIntegrityError, ValueError, OSError):
+        return None  # damaged: computed again
+    return table, float(header.get("seconds", "nan"))
+
+
+def _keep(out: str | Path | None, identity: str, label: str, table: pd.DataFrame, seconds: float) -> None:
+    if out is None:
+        return
+    from vaebench.training.reference import write_reference
+
+    write_reference(_partial_path(Path(out), identity, label), table, command="vaebench evaluate (partial)",
+                    rung=label, seconds=f"{seconds:.6g}")
+
+
 def _write(out: Path, files: dict[str, bytes], manifest: dict[str, Any]) -> None:
     import hashlib
 
@@ -107,9 +139,21 @@ def evaluate(model: Any, x: Any, *, settings: EvaluationSettings | None = None, 
     g = torch.Generator(device=x.device).manual_seed(settings.seed)
     has_proposal = callable(getattr(model, "proposal", None))
     ladder = rungs(settings, has_proposal)
+    model_sha, data_sha = model_checksum(model), data_checksum(x)
+    identity = json.dumps([model_sha, data_sha, asdict(settings), str(x.dtype), str(x.device)], default=str)
     tables, seconds = [], {}
     for rung in ladder:
-        table, took = run_rung(model, x, rung, g, settings.batch_size, progress)
+        # Each rung has a stream of its own (derived from the seed and its label) and is kept in
+        # out/.partial/ as soon as it is done: an interrupted evaluation resumes where it stopped.
+        found = _resume(out, identity, rung.label)
+        if found is not None:
+            table, took = found
+            if progress:
+                progress(f"{rung.label}: kept from an earlier run of this evaluation")
+        else:
+            rung_stream = torch.Generator(device=x.device).manual_seed(derived_seed(settings.seed, rung.label))
+            table, took = run_rung(model, x, rung, rung_stream, settings.batch_size, progress)
+            _keep(out, identity, rung.label, table, took)
         tables.append(table)
         seconds[rung.label] = took
     points = pd.concat(tables, ignore_index=True)
@@ -139,7 +183,7 @@ def evaluate(model: Any, x: Any, *, settings: EvaluationSettings | None = None, 
                           f"{data_dim}",
         "model_class": model_name(model), **dict(getattr(model, "conventions", {}) or {}),
         **(provenance or {}),
-        "model_sha256": model_checksum(model), "data_sha256": data_checksum(x),
+        "model_sha256": model_sha, "data_sha256": data_sha,
         "points": str(x.shape[0]), "dtype": str(x.dtype).replace("torch.", ""), "device": str(x.device),
         "seed": str(settings.seed), "settings": json.dumps(asdict(settings), default=str),
         "vaebench": __import__("vaebench").__version__, "torch": torch.__version__,
@@ -172,4 +216,7 @@ def evaluate(model: Any, x: Any, *, settings: EvaluationSettings | None = None, 
                 "bits_per_dim": advice.bits_per_dim, "estimator": advice.headline_rung,
                 "bdmc_gap": advice.bdmc_gap, "conventions": conventions}
     _write(out, files, manifest)
+    import shutil
+
+    shutil.rmtree(out / ".partial", ignore_errors=True)  # everything is in the final files now
     return Evaluation(advice, summary, points, checks_table, bdmc, conventions, out)
