@@ -170,7 +170,7 @@ def test_output_folders_say_why_they_cannot_be_made(tmp_path):
 def test_long_model_names_are_refused_by_the_config_check():
     from vaebench.bench.config import SweepConfig
 
-    data = {"name": "t", "seed": 0, "batch_size": 2, "replicates": 1, "num_samples": [1], "estimators": ["prior"],
+    data = {"name": "t", "seed": 0, "num_points": 2, "replicates": 1, "num_samples": [1], "estimators": ["prior"],
             "models": [{"name": "m" * 190, "model": "linear-gaussian"}]}
     with pytest.raises(ValueError, match=r"at most 64 characters.*\(190 characters\)"):
         SweepConfig.from_dict(data, source="test")

@@ -108,13 +108,15 @@ def summarize(points: pd.DataFrame, cells: pd.DataFrame | None = None, seed: int
             theory_bias = theory_std = theory_rmse = np.nan
         lo, hi = _bootstrap_rmse(wide, rng)
         point_rmse = np.sqrt((wide**2).mean(axis=0))  # [P]
-        has_truth = bool(np.isfinite(g["truth"]).any())
+        known = np.isfinite(g["truth"]) if "truth" in g else g["error"].notna()
+        has_truth = bool(known.any())
         # Estimates of ±inf or beyond 1e30 nats on a model with truth: never "no truth", always said.
-        broken = g[np.isfinite(g["truth"]) & ~(np.abs(g["log_px"]) < 1e30)]
+        estimate = g["log_px"] if "log_px" in g else g["error"]
+        broken = g[known & ~(np.abs(estimate) < 1e30)]
         rows.append({
             **dict(zip(GROUP, key)),
             "has_truth": has_truth, "nonfinite_estimates": len(broken),
-            "nonfinite_example": float(broken["log_px"].iloc[0]) if len(broken) else np.nan,
+            "nonfinite_example": float(estimate[broken.index[0]]) if len(broken) else np.nan,
             "replicates": r, "points": p,
             "bias": bias, "bias_se": np.sqrt(var_p.sum() / r) / p if r > 1 else np.nan,
             "std": np.sqrt(np.nanmean(var_p)) if r > 1 and np.isfinite(var_p).any() else np.nan,

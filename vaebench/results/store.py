@@ -40,7 +40,7 @@ def safe_name(name: str, what: str = "name", limit: int = 200) -> str:
     if not isinstance(name, str) or not _SAFE.match(name) or ".." in name or len(name) > limit:
         shown = name if not isinstance(name, str) or len(name) <= 80 else f"{name[:60]}... ({len(name)} characters)"
         raise ValueError(f"{what} must be letters, digits, '.', '_' or '-' (not starting with '.', no '..', at most "
-                         f"{limit} characters) to be used in file names, got {shown!r}")
+                         f"{limit} characters) to be used as a file name, got {shown!r}")
     return name
 
 
