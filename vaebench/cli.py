@@ -160,6 +160,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from vaebench.report import render_report
 
     config = load_config(args.config if args.config else profile_path(args.profile))
+    if args.timeout is not None:
+        from dataclasses import replace
+
+        from vaebench.bench.config import check_timeout
+
+        config = replace(config, timeout=check_timeout(args.timeout, "--timeout"))
     out = Path(args.out) if args.out else Path("reports") / config.name
     threads, others = choose_threads()
     if not args.quiet:
@@ -396,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--config", help="a sweep config TOML file")
     p.add_argument("--out", help="report directory; results go to OUT/results (default: reports/<name>)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (timings are contended when > 1)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="seconds each estimator call of a cell may run (the "
+                   "estimate, each timing repeat, the memory pass); a cell with a call past it is recorded as failed, "
+                   "and runs again when the sweep is rerun with a longer timeout (default: the config's, else none)")
     p.add_argument("--scheduler", help="dask.distributed scheduler address (needs vaebench[distributed])")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_bench)

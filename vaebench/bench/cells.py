@@ -22,6 +22,7 @@ import torch
 
 from vaebench.base import EstimatorError, truth_of
 from vaebench.bench.config import Cell, ModelEntry, SweepConfig
+from vaebench.bench.deadline import CellTimeout, time_limit
 from vaebench.ops import effective_sample_size, pareto_k
 from vaebench.registry import get_estimator
 from vaebench.runtime import Contention, keep_freed_memory
@@ -170,9 +171,9 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         """One call, checked like the first whichever it is: the Estimate contract, x and the model unchanged."""
         options = {**declared, "keep_log_weights": keep_weights} if can_drop_weights else declared
         x = x_ref.clone()  # the estimator's own copy: one that writes into x harms no other cell
-        with precision(cell.dtype, cell.device):
+        with time_limit(config.timeout), precision(cell.dtype, cell.device):
             out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
-        _sync(cell.device)
+            _sync(cell.device)
         if not torch.equal(x, x_ref):
             raise EstimatorError(f"estimator {spec.name!r} modified its input x in place")
         if not all(torch.equal(a, b) for a, b in zip(before, _fingerprint(model, x_ref))):
@@ -182,9 +183,22 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
                               "estimator": {"name": spec.name, "options": declared},
                               "timing": None, "peak_bytes": None, "meta": run_metadata(cell.device)}
+    start = time.perf_counter()
+    try:
+        return _measure(record, estimate, cell, config.timing_repeats, start)
+    except CellTimeout as exc:  # one call ran past the timeout (a BaseException: _measure does not catch it)
+        failed = _failed(record, exc, start)
+        failed["error"] = (f"a call of the estimator {exc} during {record.get('stage', 'the estimate')} (a longer "
+                           f"one: timeout in the config or --timeout; a rerun with a longer timeout runs this cell again)")
+        failed["timed_out"] = config.timeout
+        return failed
+
+
+def _measure(record: dict[str, Any], estimate: Any, cell: Cell, timing_repeats: int, start: float) -> dict[str, Any]:
+    """The estimate, then (once per model, estimator, K, device and dtype) its cost: ``record``
+    completed, or the record of a failed cell."""
     # The first run is the estimate and the warm-up; it keeps the weights, where it can, for the
     # Pareto k̂ of their tail (the cost measurements below run without them).
-    start = time.perf_counter()
     try:
         est = estimate(keep_weights=True)
     except Exception as exc:  # noqa: BLE001 - the estimator's or the model's failure is this cell's, not the sweep's
@@ -201,27 +215,31 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
         "seconds": seconds,
     })
     if cell.replicate == 0:  # cost measurements once per (model, estimator, K, device, dtype)
+        record["stage"] = "the timing repeats"
         repeats = []
         try:
             with Contention() as contention:  # over all repeats: CPU time is counted in 10 ms ticks
-                for _ in range(config.timing_repeats):  # the estimate above was the warm-up
+                for _ in range(timing_repeats):  # the estimate above was the warm-up
                     begin = time.perf_counter()
                     estimate()
                     repeats.append(time.perf_counter() - begin)
             record["timing"] = {"repeats": repeats, "median": statistics.median(repeats),
                                 "others_cores": contention.others, "waited_cores": contention.waited,
                                 "load": contention.load, "contaminated": contention.contaminated}
+            record["stage"] = "the memory measurement"
             try:
                 record["peak_bytes"] = peak_tensor_bytes(estimate, cell.device)
             except NotImplementedError:
                 pass
         except Exception as exc:  # noqa: BLE001 - a repeat that fails makes the whole cell untrustworthy
             return _failed(record, exc, start, "on a repeat call (timing or memory): ")
+    record.pop("stage", None)
     return record
 
 
 def _failed(record: dict[str, Any], exc: BaseException, start: float, where: str = "") -> dict[str, Any]:
     """The record of a failed cell: the reason, no estimates (the sweep goes on)."""
-    keep = {k: v for k, v in record.items() if k not in ("log_px", "ess", "khat", "stderr", "timing", "peak_bytes")}
+    keep = {k: v for k, v in record.items()
+            if k not in ("log_px", "ess", "khat", "stderr", "timing", "peak_bytes", "stage")}
     return {**keep, "timing": None, "peak_bytes": None, "error": f"{where}{type(exc).__name__}: {exc}", "log_px": None,
             "seconds": time.perf_counter() - start}

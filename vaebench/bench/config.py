@@ -11,6 +11,9 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     devices = ["cpu"]                               # "cuda" is skipped with a warning where absent
     dtypes = ["float32"]                            # float64, float32, tf32 (CUDA), bfloat16
     timing_repeats = 3                              # median of this many timed runs, after a warm-up
+    timeout = 600                                   # optional: seconds one estimator call may run (the
+                                                    # estimate, each timing repeat, the memory pass); a cell
+                                                    # with a call past it is a failed cell
 
     [estimator_options]                             # optional: declared options (`vaebench list`)
     elbo = { analytic_kl = true }
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,7 +58,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DTYPES", "ModelEntry", "Variant", "SweepConfig", "Cell", "check_device_name", "load_config", "profile_path",
+__all__ = ["DTYPES", "ModelEntry", "Variant", "SweepConfig", "Cell", "check_device_name", "check_timeout", "load_config", "profile_path",
            "PROFILES_DIR"]
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
@@ -127,6 +131,7 @@ class SweepConfig:
     estimator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     variants: tuple[Variant, ...] = ()
     bdmc: BDMCSettings | None = None
+    timeout: float | None = None
 
     def cells(self) -> list[Cell]:
         """Every cell of the grid, in a stable order (cheap cells first within a model)."""
@@ -167,7 +172,9 @@ class SweepConfig:
 
     def fingerprint(self) -> str:
         """Hash of everything that determines the results (not the run name)."""
-        body = {k: v for k, v in self.to_dict().items() if k != "name"}
+        # The timeout decides which cells finish, not what a finished cell holds: a rerun with
+        # another timeout continues the same sweep.
+        body = {k: v for k, v in self.to_dict().items() if k not in ("name", "timeout")}
         for key in ("estimator_options", "variants", "bdmc"):  # configs from before these keep their fingerprint
             if not body[key]:
                 del body[key]
@@ -273,8 +280,18 @@ class SweepConfig:
             estimator_options=estimator_options,
             variants=tuple(variants),
             bdmc=_bdmc(data.get("bdmc"), [m.name for m in models], source),
+            timeout=check_timeout(data.get("timeout"), f"{source}: timeout"),
         )
         return cfg
+
+
+def check_timeout(value: Any, where: str = "timeout") -> float | None:
+    """The time limit of each estimator call in a cell: a number of seconds > 0, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{where} must be a number of seconds > 0 (e.g. 600), got {value!r}")
+    return float(value)
 
 
 def _int(value: Any, where: str, minimum: int) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import multiprocessing
 import os
 import sys
 import time
@@ -34,27 +33,6 @@ class SerialExecutor(cf.Executor):
         return future
 
 
-def _worker_init(parent: int) -> None:
-    """A pool worker: one torch thread, and it dies with the sweep that started it.
-
-    On Linux the parent-death signal ends the worker when its parent dies, even by SIGKILL (a killed
-    ``--workers 2`` sweep left three ~320 MB workers running before); elsewhere the worker checks
-    its parent between cells through the pool's own machinery.
-    """
-    import ctypes
-    import os
-    import signal
-
-    torch.set_num_threads(1)
-    try:
-        libc = ctypes.CDLL(None)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-
 def make_executor(workers: int = 1, scheduler: str | None = None) -> tuple[cf.Executor, Callable[[], None], int]:
     """An executor, its shutdown, and how many cells to keep in flight on it: serial, a local
     process pool (``workers`` > 1), or a dask.distributed cluster (``scheduler`` address)."""
@@ -68,9 +46,10 @@ def make_executor(workers: int = 1, scheduler: str | None = None) -> tuple[cf.Ex
         client = Client(scheduler)
         return client.get_executor(), client.close, 2 * max(1, sum(client.nthreads().values()))
     if workers > 1:
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-                                      initargs=(os.getpid(),))
-        return pool, pool.shutdown, 2 * workers
+        from vaebench.bench.workers import worker_pool
+
+        pool, shutdown = worker_pool(workers)
+        return pool, shutdown, 2 * workers
     executor = SerialExecutor()
     return executor, executor.shutdown, 1
 
@@ -84,11 +63,22 @@ class _Progress:
     estimator and K on another model; else the median of all cells measured so far.
     """
 
+    #: A cell running longer than this is named on stderr, and again each time this much more has passed.
+    HEARTBEAT_SECONDS = 60.0
+
     def __init__(self, total: int, done: int, quiet: bool, pending: list[Cell] | None = None) -> None:
+        import threading
+
         self.total, self.count, self.quiet = total, done, quiet
         self.start = self.last = time.monotonic()
         self.pending = {c.key: c for c in (pending or [])}
         self.costs: dict[tuple[str, str, int], list[float]] = {}
+        self.running: dict[str, float] = {}  # key -> when it was submitted
+        self._stop = threading.Event()
+        self._watch = None
+        if not quiet:
+            self._watch = threading.Thread(target=self._heartbeat, daemon=True, name="vaebench-heartbeat")
+            self._watch.start()
         self.bar = None
         if not quiet and sys.stderr.isatty():
             from tqdm.auto import tqdm
@@ -120,7 +110,26 @@ class _Progress:
         overall = statistics.median(c for v in self.costs.values() for c in v)
         return sum(self._expected(c, overall) for c in self.pending.values())
 
+    def submitted(self, cell: Cell) -> None:
+        self.running[cell.key] = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        """Name each long cell once per `HEARTBEAT_SECONDS`: a long cell is not a hung sweep."""
+        told: dict[str, int] = {}
+        while not self._stop.wait(min(5.0, self.HEARTBEAT_SECONDS / 4)):
+            now = time.monotonic()
+            for key, since in list(self.running.items()):
+                periods = int((now - since) // self.HEARTBEAT_SECONDS)
+                if periods > told.get(key, 0):
+                    told[key] = periods
+                    text = f"[bench] {key} has been running (or queued) for {now - since:.0f} s"
+                    if self.bar is not None:
+                        self.bar.write(text, file=sys.stderr)
+                    else:
+                        print(text, file=sys.stderr, flush=True)
+
     def update(self, cell: Cell, seconds: float | None = None) -> None:
+        self.running.pop(cell.key, None)
         self.count += 1
         self.pending.pop(cell.key, None)
         if seconds is not None:
@@ -139,6 +148,7 @@ class _Progress:
                   f"{now - self.start:.0f} s{left}; last {cell.key}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        self._stop.set()
         if self.bar is not None:
             self.bar.close()
 
@@ -241,6 +251,7 @@ def _alive(pid: int) -> bool:
 def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | None, in_flight: int,
                 quiet: bool) -> ResultStore:
     store = open_store(config, out)
+    _retry_timed_out(store, config.timeout, quiet)
     done = store.done()
     pending = [c for c in config.cells() if c.key not in done]
     if not torch.cuda.is_available() and any(c.device.startswith("cuda") for c in pending):
@@ -260,6 +271,7 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
     try:
         while True:
             while len(running) < max(1, in_flight) and (cell := next(queue, None)) is not None:
+                progress.submitted(cell)
                 running[executor.submit(run_cell, config, cell)] = cell
             if not running:
                 break
@@ -277,6 +289,19 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
     if config.bdmc is not None:
         _run_bdmc(config, store, set(unavailable_models(config)), quiet)
     return store
+
+
+def _retry_timed_out(store: ResultStore, timeout: float | None, quiet: bool) -> None:
+    """Cells that ran past a shorter timeout than this run's run again (their records are kept
+    under ``retried/``); with the same or a shorter timeout they stay failed."""
+    for record in store.records(failed=True):
+        limit = record.get("timed_out")
+        if isinstance(limit, (int, float)) and (timeout is None or timeout > limit):
+            key = Cell(**record["cell"]).key
+            store.retire(key)
+            if not quiet:
+                print(f"[bench] {key} ran past the timeout of {limit:g} s before: it runs again "
+                      f"({'no limit' if timeout is None else f'timeout {timeout:g} s'})", file=sys.stderr, flush=True)
 
 
 def _run_bdmc(config: SweepConfig, store: ResultStore, unavailable: set[str], quiet: bool) -> None:

@@ -14,6 +14,7 @@ refused instead of mixed in. The store knows nothing of how a sweep is configure
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -240,6 +241,19 @@ class ResultStore:
         sealed = seal(record)
         validate_record(sealed, key)
         atomic_write_json(path, sealed)
+
+    def retire(self, key: str) -> Path:
+        """Take a stored cell out of the results so that it runs again, its record kept under
+        ``retried/`` (numbered, never overwritten): results stay append-only in what they hold."""
+        path = self.path(key)
+        folder = self.root / "retried"
+        folder.mkdir(exist_ok=True)
+        for n in itertools.count(1):
+            target = folder / f"{path.stem}.{n}.json"
+            if not target.exists():
+                os.replace(path, target)
+                return target
+        raise AssertionError("unreachable")
 
     def records(self, failed: bool = False) -> Iterator[dict[str, Any]]:
         """Every stored cell record (validated), with its model's ``theory`` merged back in; the
