@@ -97,7 +97,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         options["chunk_size"] = spec.option("chunk_size").validate(args.chunk_size, "--chunk-size")
     report = estimate_on_model(args.model, spec.name, args.num_samples, model_options=_model_options(args.model, args),
                                batch_size=args.batch_size, seed=args.seed, dtype=args.dtype, device=args.device,
-                               options=options, progress=not args.json, force=args.force)
+                               options=options, progress=not args.json, force=args.force, timeout=args.timeout)
     per_point = report.pop("per_point")
     seconds = report["seconds"]
     if args.json:
@@ -353,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", help="run one estimator on data simulated from a model with known log p(x)")
     p.add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 likelihood "
                    "evaluations, 10^6 cells) that is otherwise refused up front")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop the estimate if it runs past this many seconds (default: no limit)")
     p.add_argument("--model", default="linear-gaussian", help="model name (see `vaebench list`)")
     p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. data_dim=50, latent_dim=3, condition_number=100)")

@@ -155,3 +155,16 @@ def test_timeout_is_not_part_of_the_fingerprint(tmp_path):
     limited = load_config(path)
     assert limited.timeout == 7.0 and plain.timeout is None
     assert limited.fingerprint() == plain.fingerprint()
+
+
+def test_estimate_stops_at_its_timeout_with_one_sentence(capsys):
+    from vaebench.cli import main
+
+    start = time.monotonic()
+    rc = main(["estimate", "--estimator", "ais", "-K", "4", "-B", "4", "--option", "num_steps=200000",
+               "--timeout", "0.5"])
+    assert rc == 2 and time.monotonic() - start < 20
+    err = capsys.readouterr().err
+    assert "ais with K = 4 on B = 4 points ran past the timeout of 0.5 s (--timeout)" in err
+    assert main(["estimate", "--estimator", "elbo", "-K", "4", "--timeout", "-1"]) == 2
+    assert "timeout (--timeout) must be a number of seconds > 0" in capsys.readouterr().err

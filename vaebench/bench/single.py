@@ -37,10 +37,11 @@ def _device(device: str) -> str:
 def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_options: dict[str, Any] | None = None,
                       batch_size: int = 64, seed: int = 0, dtype: str = "float32", device: str = "cpu",
                       options: dict[str, Any] | None = None, progress: bool = False,
-                      force: bool = False) -> dict[str, Any]:
+                      force: bool = False, timeout: float | None = None) -> dict[str, Any]:
     """Simulate ``batch_size`` points from a catalogue model, estimate log p(x), compare with the truth.
 
-    A run beyond the budget of `vaebench.bench.cost` is refused before any work unless ``force``.
+    A run beyond the budget of `vaebench.bench.cost` is refused before any work unless ``force``;
+    an estimate that runs past ``timeout`` seconds is stopped with `TimeoutError`.
 
     Returns a plain dict: the estimate, the truth (where the model has one) and their error,
     summarised over points and per point, with the time taken and samples per second.
@@ -59,7 +60,11 @@ def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_opt
     if spec.option("keep_log_weights") is not None:  # nothing here reads the weights: do not keep them
         options.setdefault("keep_log_weights", False)
     options = spec.validate_options(options)
+    from vaebench.bench.config import check_timeout
     from vaebench.bench.cost import check_budget, estimator_rows
+    from vaebench.bench.deadline import CellTimeout, time_limit
+
+    timeout = check_timeout(timeout, "timeout (--timeout)")
 
     check_budget(estimator_rows(spec.name, num_samples, batch_size, options), f"{spec.name} with K = {num_samples} "
                  f"on B = {batch_size} points", force)
@@ -69,9 +74,14 @@ def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_opt
     if progress and num_samples * batch_size >= 10**7:
         print(f"[estimate] {spec.name}: K = {num_samples}, B = {batch_size} ...", flush=True)
     start = time.perf_counter()
-    result = spec(built, x, num_samples, generator=g, **options)
-    if x.device.type == "cuda":
-        torch.cuda.synchronize(x.device)
+    try:
+        with time_limit(timeout):
+            result = spec(built, x, num_samples, generator=g, **options)
+            if x.device.type == "cuda":
+                torch.cuda.synchronize(x.device)
+    except CellTimeout:
+        raise TimeoutError(f"{spec.name} with K = {num_samples} on B = {batch_size} points ran past the timeout of "
+                           f"{timeout:g} s (--timeout); give it longer, or a smaller K or -B") from None
     seconds = time.perf_counter() - start
     exact = truth_of(built).log_marginal(x)
     est = result.log_px.double().cpu()
