@@ -25,7 +25,7 @@ import torch
 
 from vaebench import get_estimator
 from vaebench.estimators.annealing import AnnealingPath, hmc_transition
-from vaebench.models import get_model
+from vaebench.registry import get_model_spec
 from vaebench.runtime import Contention
 from vaebench.testing.memory import peak_tensor_bytes
 
@@ -56,7 +56,7 @@ def _interleaved_medians(fns: dict, repeats: int, device: str = "cpu") -> tuple[
 
 def transition_cost(points: int, chains: int, repeats: int, device: str = "cpu") -> dict:
     """Median times of a forward pass, a gradient evaluation and a transition, and their ratios."""
-    model = get_model("iwae-init").to(device=device)
+    model = get_model_spec("iwae-init").build().to(device=device)
     g = torch.Generator(device=device).manual_seed(0)
     x = (torch.rand(points, 784, generator=torch.Generator().manual_seed(0)) < 0.3).float().to(device)
     path = AnnealingPath(model, x, model.proposal(x))
@@ -83,7 +83,7 @@ def transition_cost(points: int, chains: int, repeats: int, device: str = "cpu")
 
 def memory_against_k(points: int, ks: tuple[int, ...] = (100, 10_000), device: str = "cpu") -> dict:
     """Peak tensor memory of `ais` (T = 2, L = 10, without kept weights) per K."""
-    model = get_model("iwae-init").to(device=device)
+    model = get_model_spec("iwae-init").build().to(device=device)
     x = (torch.rand(points, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float().to(device)
     ais = get_estimator("ais")
     peaks = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vaebench.training.reference import read_reference
+from vaebench.results.reference_file import read_reference
 
 REFERENCE = Path("benchmarks/ground_truth/mnist-iwae50-test1000-ais-T1000-K16.csv")
 

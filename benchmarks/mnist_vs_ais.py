@@ -22,7 +22,7 @@ from vaebench.data import load
 from vaebench.registry import get_estimator
 from vaebench.results.references import gap_summary
 from vaebench.training.presets import preset_config
-from vaebench.training.reference import read_reference, write_reference
+from vaebench.results.reference_file import read_reference, write_reference
 from vaebench.training.trainer import load_or_train
 
 

@@ -144,9 +144,12 @@ def test_bdmc_prints_the_sandwich_and_writes_a_report_section(tmp_path, capsys):
     page = index.read_text()
     assert "Bidirectional Monte Carlo" in page and "bdmc_gap_vs_t" in page
     assert main(["bdmc", "ppca", "--steps", "0"]) == 2
-    assert "--steps must be integers >= 1" in capsys.readouterr().err
+    assert "--steps must be a non-empty list of integers >= 1" in capsys.readouterr().err
     assert main(["bdmc", "ppca", "--option", "num_steps=3"]) == 2
-    assert "num_steps is set by bdmc itself" in capsys.readouterr().err
+    assert "--option num_steps is set by the BDMC run itself (use --steps for T)" in capsys.readouterr().err
+    # The reverse chains' start is the simulated latents: refused (by ais, which has no such option).
+    assert main(["bdmc", "ppca", "--option", "posterior_samples=3"]) == 2
+    assert "no option 'posterior_samples'" in capsys.readouterr().err
 
 
 def test_raw_library_messages_become_sentences(tmp_path, capsys, monkeypatch):

@@ -134,10 +134,9 @@ def test_model_plugins_load_and_broken_ones_are_skipped(monkeypatch):
 
     import vaebench.registry as registry
     from vaebench import ModelSpec, get_model_spec, list_models
-    from vaebench.models import get_model
 
     good = types.ModuleType("fake_model_plugin")
-    good.SPEC = ModelSpec("tiny-fa", lambda: get_model("linear-gaussian", data_dim=3, latent_dim=1), truth="exact",
+    good.SPEC = ModelSpec("tiny-fa", lambda: get_model_spec("linear-gaussian").build(data_dim=3, latent_dim=1), truth="exact",
                           description="a plug-in model")
     bad = types.ModuleType("exits_at_import")
     monkeypatch.setitem(sys.modules, "fake_model_plugin", good)

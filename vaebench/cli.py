@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 
 from vaebench.base import EstimatorTags
-from vaebench.models import ENCODER_FAMILIES, available_models
-from vaebench.registry import get_estimator, list_estimators
+from vaebench.models import ENCODER_FAMILIES
+from vaebench.registry import get_estimator, list_estimators, list_models
 from vaebench.runtime import choose_threads, keep_freed_memory
 
 __all__ = ["main"]
@@ -24,6 +24,10 @@ __all__ = ["main"]
 def _claims(tags: EstimatorTags) -> str:
     on = [f.name for f in fields(tags) if getattr(tags, f.name) and f.name != "stochastic"]
     return ", ".join(on) or "-"
+
+
+def _model_descriptions() -> dict[str, str]:
+    return {name: spec.description for name, spec in list_models().items()}
 
 
 def _origin(spec: Any) -> str:
@@ -39,9 +43,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
                           "choices": list(o.choices), "description": o.description} for o in s.options]}
             for n, s in specs.items()
         ]
-        print(json.dumps({"estimators": rows, "models": available_models()}, indent=2))
+        print(json.dumps({"estimators": rows, "models": _model_descriptions()}, indent=2))
         return 0
-    width = max(len(n) for n in [*specs, *available_models()])
+    width = max(len(n) for n in [*specs, *_model_descriptions()])
     print("Estimators:")
     for name, spec in specs.items():
         print(f"  {name:<{width}}  [{_origin(spec)}]  {spec.description}")
@@ -49,7 +53,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for option in spec.options:
             print(f"  {'':<{width}}  option  {option.describe()}")
     print("Models:")
-    for name, desc in available_models().items():
+    for name, desc in _model_descriptions().items():
         print(f"  {name:<{width}}  {desc}")
     return 0
 
@@ -205,7 +209,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
-    from vaebench.training.reference import make_reference, untrustworthy
+    from vaebench.results.reference_file import untrustworthy
+    from vaebench.training.reference import make_reference
 
     start = time.perf_counter()
     spec = get_estimator(args.estimator)
@@ -226,28 +231,22 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 
 
 def _cmd_bdmc(args: argparse.Namespace) -> int:
-    from vaebench.bench.bdmc import BDMCSettings, bdmc_payload
+    from vaebench.bench.bdmc import bdmc_payload
+    from vaebench.bench.bdmc_settings import bdmc_settings
+    from vaebench.bench.dtypes import BDMC_DTYPES, storage_dtype
     from vaebench.bench.single import _device
     from vaebench.registry import get_model_spec
     from vaebench.results.bdmc import bdmc_table, write_bdmc
 
-    import torch
-
-    for flag, value, low in (("--points", args.points, 1), ("-K", args.num_samples, 1), ("--seed", args.seed, 0)):
-        if value < low:
-            raise ValueError(f"{flag} must be an integer >= {low}, got {value}")
-    if any(t < 1 for t in args.steps):
-        raise ValueError(f"--steps must be integers >= 1 (T, annealing distributions), got {args.steps}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     options = get_estimator("ais").parse_options(args.option, "--option")
-    for reserved in ("num_steps", "keep_log_weights", "proposal"):
-        if reserved in options:
-            raise ValueError(f"--option {reserved} is set by bdmc itself (use --steps for T)")
-    get_estimator("reverse_ais").validate_options(options)
+    settings = bdmc_settings((args.model,), list(args.steps), args.num_samples, args.points, options, args.dtype,
+                             {"steps": "--steps", "num_chains": "-K", "num_points": "--points", "options": "--option",
+                              "dtype": "--dtype"})
     spec = get_model_spec(args.model)
     model_options = _model_options(args.model, args)
-    dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
-    model = spec.build(**model_options).to(dtype, _device(args.device))
-    settings = BDMCSettings((args.model,), tuple(args.steps), args.num_samples, args.points, options, args.dtype)
+    model = spec.build(**model_options).to(storage_dtype(args.dtype, "--dtype", BDMC_DTYPES), _device(args.device))
     say = None if args.json else (lambda text: print(f"[bdmc] {text}", file=sys.stderr, flush=True))
     payload = bdmc_payload(args.model, model, settings, args.seed, settings.fingerprint(
         {"model": args.model, "options": model_options}, args.seed), say)
@@ -286,7 +285,8 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from vaebench.bench.single import DTYPES, _device
+    from vaebench.bench.dtypes import ESTIMATE_DTYPES, storage_dtype
+    from vaebench.bench.single import _device
     from vaebench.evaluation import EvaluationSettings, evaluate, resolve_data, resolve_model, folder_name
 
     device = _device(args.device)
@@ -306,7 +306,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                       if catalogue else None, cache=args.cache, data_path=args.data_path,
                                       progress=not args.quiet)
     if device != "cpu" or args.dtype:
-        model = model.to(DTYPES[args.dtype] if args.dtype else None, device)
+        model = model.to(storage_dtype(args.dtype, "--dtype", ESTIMATE_DTYPES) if args.dtype else None, device)
     x, data_provenance = resolve_data(args.data, model, points=args.points, data_path=args.data_path,
                                       seed=args.data_seed)
     progress = None if args.quiet else (lambda line: print(f"[evaluate] {line}", file=sys.stderr, flush=True))

@@ -55,7 +55,7 @@ BAD = [
     ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [2]\nchains = 3',
      "unknown key 'chains'"),
     ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [2]\ndtype = "bfloat16"',
-     "dtype must be 'float32' or 'float64'"),
+     "bdmc.dtype must be one of ['float32', 'float64']"),
 ]
 
 

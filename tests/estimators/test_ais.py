@@ -13,7 +13,7 @@ import torch
 
 import vaebench as vb
 from vaebench.estimators.annealing import schedule
-from vaebench.models import get_model
+from vaebench.registry import get_model_spec
 
 ais = vb.get_estimator("ais")
 rev = vb.get_estimator("reverse_ais")
@@ -34,7 +34,7 @@ def seeded(seed: int) -> torch.Generator:
 
 def linear(name: str):
     family, options = LINEAR_MODELS[name]
-    return get_model(family, **options)
+    return get_model_spec(family).build(**options)
 
 
 # ----------------------------------------------------------------------------- schedule

@@ -6,7 +6,8 @@ import torch
 
 from vaebench.cli import main
 from vaebench.models import LinearGaussian
-from vaebench.training.reference import read_reference, reference_log_marginal, write_reference
+from vaebench.results.reference_file import read_reference, write_reference
+from vaebench.training.reference import reference_log_marginal
 from vaebench.testing.stats import assert_z
 
 
@@ -43,7 +44,7 @@ def test_cli_reference(tmp_path, capsys):
 def test_untrustworthy_rows_are_counted_in_the_header(tmp_path):
     import pandas as pd
 
-    from vaebench.training.reference import untrustworthy
+    from vaebench.results.reference_file import untrustworthy
 
     table = pd.DataFrame({"index": [0, 1, 2, 3], "log_px": [-1.0, -2.0, -3.0, -4.0], "stderr": [0.1] * 4,
                           "ess": [500.0, 3.0, 200.0, 50.0], "khat": [0.2, 0.3, 0.9, 0.5]})
@@ -93,7 +94,7 @@ def test_an_edited_reference_is_rejected_and_the_report_says_so(tmp_path):
     import pytest
 
     from vaebench.results.references import reference_comparisons
-    from vaebench.training.reference import ReferenceIntegrityError
+    from vaebench.results.reference_file import ReferenceIntegrityError
 
     import pandas as pd
 
@@ -114,7 +115,7 @@ def test_an_edited_reference_is_rejected_and_the_report_says_so(tmp_path):
 
 
 def test_every_shipped_reference_verifies():
-    from vaebench.results.references import GROUND_TRUTH_DIR
+    from vaebench.bench.config import GROUND_TRUTH_DIR
 
     files = sorted(GROUND_TRUTH_DIR.glob("*.csv"))
     assert files, "the shipped references are missing"

@@ -8,44 +8,25 @@ whose file exists with the same settings is skipped: an interrupted sweep resume
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vaebench.bench.bdmc_settings import BDMCSettings
+from vaebench.bench.dtypes import STORAGE
+from vaebench.bench.metadata import run_metadata
 from vaebench.results.bdmc import bdmc_path, read_bdmc, write_bdmc
 from vaebench.results.schema import RecordError
 from vaebench.sampling import derived_seed
 
-__all__ = ["BDMCSettings", "run_bdmc", "bdmc_payload"]
-
-_STORAGE = {"float64": torch.float64, "float32": torch.float32}
-
-
-@dataclass(frozen=True)
-class BDMCSettings:
-    """What a BDMC run does: models (sweep labels), the T values, chains and points, AIS options."""
-
-    models: tuple[str, ...]
-    steps: tuple[int, ...]
-    num_chains: int = 4
-    num_points: int = 32
-    options: dict[str, Any] = field(default_factory=dict)
-    dtype: str = "float32"
-
-    def fingerprint(self, model_entry: dict[str, Any], seed: int) -> str:
-        body = {**asdict(self), "models": None, "model": model_entry, "seed": seed}
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
+__all__ = ["run_bdmc", "bdmc_payload"]
 
 def bdmc_payload(label: str, model: Any, settings: BDMCSettings, seed: int, fingerprint: str,
                  progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Simulate ``settings.num_points`` points from ``model`` and run forward and reverse AIS at each T."""
-    from vaebench.bench.cells import run_metadata
     from vaebench.estimators.bdmc import sandwich, simulate
 
     device = str(getattr(model, "device", "cpu"))
@@ -80,7 +61,7 @@ def run_bdmc(settings: BDMCSettings, entries: dict[str, dict[str, Any]], results
                     continue
             except RecordError:
                 pass  # damaged: run it again
-        model = get_model_spec(entry["model"]).build(**entry.get("options", {})).to(_STORAGE[settings.dtype])
+        model = get_model_spec(entry["model"]).build(**entry.get("options", {})).to(STORAGE[settings.dtype])
         payload = bdmc_payload(label, model, settings, seed, fingerprint, progress)
         written.append(write_bdmc(path, payload))
     return written

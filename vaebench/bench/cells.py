@@ -10,12 +10,8 @@ import contextlib
 import copy
 import functools
 import json
-import platform
 import statistics
-import subprocess
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,25 +19,24 @@ import torch
 from vaebench.base import EstimatorError, truth_of
 from vaebench.bench.config import Cell, ModelEntry, SweepConfig
 from vaebench.bench.deadline import CellTimeout, time_limit
+from vaebench.bench.dtypes import STORAGE
+from vaebench.bench.metadata import run_metadata
 from vaebench.ops import effective_sample_size, pareto_k
 from vaebench.registry import get_estimator
 from vaebench.runtime import Contention, keep_freed_memory
 from vaebench.sampling import derived_seed
 from vaebench.testing.memory import peak_tensor_bytes
 
-__all__ = ["run_cell", "run_metadata"]
-
-# "tf32": float32 storage with TF32 matrix products (CUDA); storage dtype of every sweep dtype.
-_STORAGE = {"float64": torch.float64, "float32": torch.float32, "tf32": torch.float32, "bfloat16": torch.bfloat16}
+__all__ = ["run_cell"]
 
 
 @functools.lru_cache(maxsize=16)
 def _model_and_data(entry_json: str, num_points: int, sweep_seed: int) -> tuple[Any, torch.Tensor, dict[str, list]]:
     """The model, its data points (float64, fixed per model) and per-point theory."""
-    from vaebench.models import get_model
+    from vaebench.registry import get_model_spec
 
     entry = ModelEntry(**json.loads(entry_json))
-    model = get_model(entry.model, **entry.options)
+    model = get_model_spec(entry.model).build(**entry.options)
     data = truth_of(model).evaluation_data(num_points)
     if data is not None:  # trained models: their data set's test points
         x = data.double()
@@ -69,51 +64,6 @@ def _theory(model: Any, x: torch.Tensor) -> dict[str, Any]:
                   kl=_listed(truth.kl_to_posterior(None, x)), log_weight_var=_listed(truth.log_weight_variance(None, x)),
                   quadrature_error=_listed(truth.log_marginal_error(x)))
     return {k: v for k, v in theory.items() if v is not None}
-
-
-@functools.cache
-def _commit() -> str | None:
-    """The source commit, with ``+dirty`` when the package's own files have uncommitted changes
-    (not the rest of the tree: a report being rewritten in place must not mark itself dirty)."""
-    where = Path(__file__).resolve().parents[1]  # the vaebench package
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=where)
-        if head.returncode != 0 or not head.stdout.strip():
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
-                               text=True, timeout=10, cwd=where).stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-@functools.cache
-def _device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def run_metadata(device: str) -> dict[str, Any]:
-    """Versions, device, thread count, commit and time of a measurement."""
-    import vaebench
-
-    return {
-        "vaebench": vaebench.__version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device_name": _device_name(device),
-        "threads": torch.get_num_threads(),
-        "commit": _commit(),
-        "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(),
-    }
 
 
 def _sync(device: str) -> None:
@@ -154,7 +104,7 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     keep_freed_memory()
     entry = config.model_entry(cell.model)
     model, x64, theory = _model_and_data(json.dumps(entry.__dict__, sort_keys=True), config.num_points, config.seed)
-    dtype = _STORAGE[cell.dtype]
+    dtype = STORAGE[cell.dtype]
     # A copy of its own: LinearGaussian.to() shares its float64 parameters, so a model modified in one
     # cell would otherwise stay modified in the cache and corrupt every later cell of that model.
     model = copy.deepcopy(model).to(dtype, cell.device)

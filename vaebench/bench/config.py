@@ -48,7 +48,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaebench.bench.bdmc import BDMCSettings
+from vaebench.bench.bdmc_settings import BDMCSettings, bdmc_settings
+from vaebench.bench.dtypes import SWEEP_DTYPES
 from vaebench.results.store import safe_name
 from vaebench.sampling import derived_seed
 from vaebench.validation import unknown_name_message
@@ -58,12 +59,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DTYPES", "ModelEntry", "Variant", "SweepConfig", "Cell", "check_device_name", "check_timeout", "load_config", "profile_path",
-           "PROFILES_DIR"]
+__all__ = ["ModelEntry", "Variant", "SweepConfig", "Cell", "check_device_name", "check_timeout", "load_config", "profile_path",
+           "PROFILES_DIR", "GROUND_TRUTH_DIR"]
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "profiles"
+# Shipped inputs of every bench run: the references on real data that the report compares with.
+GROUND_TRUTH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "ground_truth"
 # Precision is a sweep axis: "tf32" is float32 storage with TF32 matrix products (CUDA only).
-DTYPES = ("float64", "float32", "tf32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -257,8 +259,8 @@ class SweepConfig:
             check_device_name(device, f"{source}: devices")
         dtypes = tuple(_strings(data.get("dtypes", ["float32"]), f"{source}: dtypes"))
         for t in dtypes:
-            if t not in DTYPES:
-                raise ValueError(f"{source}: {unknown_name_message('dtype', t, list(DTYPES))}")
+            if t not in SWEEP_DTYPES:
+                raise ValueError(f"{source}: {unknown_name_message('dtype', t, list(SWEEP_DTYPES))}")
         for key, values in (("devices", devices), ("dtypes", dtypes)):
             if len(set(values)) != len(values):
                 raise ValueError(f"{source}: {key} are listed twice: {list(values)}")
@@ -340,7 +342,6 @@ def check_device_name(device: Any, where: str = "device") -> str:
 
 def _bdmc(table: Any, models: list[str], source: str) -> BDMCSettings | None:
     """``[bdmc]`` validated: models among the sweep's, T values, chains, points, AIS options, dtype."""
-    from vaebench.registry import get_estimator
 
     if table is None:
         return None
@@ -356,20 +357,9 @@ def _bdmc(table: Any, models: list[str], source: str) -> BDMCSettings | None:
         if name not in models:
             raise ValueError(f"{where}.models: {name!r} is not a model of this sweep {models}")
     options = _table(table.get("options", {}), f"{where}.options")
-    for reserved in ("num_steps", "posterior_samples", "keep_log_weights", "proposal"):
-        if reserved in options:
-            raise ValueError(f"{where}.options.{reserved} is set by the BDMC run itself")
-    try:
-        get_estimator("ais").validate_options(options)
-        get_estimator("reverse_ais").validate_options(options)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}.options: {exc}") from None
-    dtype = _string(table.get("dtype", "float32"), f"{where}.dtype")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"{where}.dtype must be 'float32' or 'float64', got {dtype!r}")
-    return BDMCSettings(tuple(names), tuple(_positive_ints(table.get("steps"), f"{where}.steps")),
-                        _int(table.get("num_chains", 4), f"{where}.num_chains", 1),
-                        _int(table.get("num_points", 32), f"{where}.num_points", 1), options, dtype)
+    return bdmc_settings(tuple(names), table.get("steps"), table.get("num_chains", 4), table.get("num_points", 32),
+                         options, table.get("dtype", "float32"),
+                         {key: f"{where}.{key}" for key in ("steps", "num_chains", "num_points", "options", "dtype")})
 
 
 def _variants(table: Any, source: str) -> list[Variant]:

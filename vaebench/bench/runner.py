@@ -156,11 +156,11 @@ class _Progress:
 def unavailable_models(config: SweepConfig) -> dict[str, str]:
     """Models of the sweep that cannot be built here (their data set is absent), with the reason."""
     from vaebench.data import missing
-    from vaebench.models import required_data
+    from vaebench.registry import get_model_spec
 
     reasons = {}
     for entry in config.models:
-        dataset = required_data(entry.model)
+        dataset = get_model_spec(entry.model).data
         reason = missing(dataset) if dataset is not None else None
         if reason is not None:
             reasons[entry.name] = reason
@@ -288,6 +288,10 @@ def _run_locked(config: SweepConfig, out: str | Path, executor: cf.Executor | No
         progress.close()
     if config.bdmc is not None:
         _run_bdmc(config, store, set(unavailable_models(config)), quiet)
+    from vaebench.bench.config import GROUND_TRUTH_DIR
+    from vaebench.results.references import store_references
+
+    store_references(GROUND_TRUTH_DIR, store.root)  # the report reads only the run: shipped inputs go into it
     return store
 
 

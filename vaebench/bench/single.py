@@ -9,12 +9,11 @@ import torch
 
 from vaebench.base import truth_of
 from vaebench.bench.config import check_device_name
+from vaebench.bench.dtypes import ESTIMATE_DTYPES, storage_dtype
 from vaebench.registry import get_estimator, get_model_spec
 from vaebench.validation import check_num_samples
 
-__all__ = ["estimate_on_model", "DTYPES"]
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+__all__ = ["estimate_on_model"]
 
 
 def _summary(values: torch.Tensor) -> dict[str, float]:
@@ -51,8 +50,7 @@ def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_opt
     num_samples = check_num_samples(num_samples)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size (-B) must be an integer >= 1, got {batch_size!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    storage = storage_dtype(dtype, "dtype (--dtype)", ESTIMATE_DTYPES)
     device = _device(device)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
@@ -68,9 +66,9 @@ def estimate_on_model(model: str, estimator: str, num_samples: int, *, model_opt
 
     check_budget(estimator_rows(spec.name, num_samples, batch_size, options), f"{spec.name} with K = {num_samples} "
                  f"on B = {batch_size} points", force)
-    built = model_spec.build(**(model_options or {})).to(DTYPES[dtype], device)
+    built = model_spec.build(**(model_options or {})).to(storage, device)
     g = torch.Generator(device=device).manual_seed(seed)
-    x = _simulate(built, batch_size, g, DTYPES[dtype], device)
+    x = _simulate(built, batch_size, g, storage, device)
     if progress and num_samples * batch_size >= 10**7:
         print(f"[estimate] {spec.name}: K = {num_samples}, B = {batch_size} ...", flush=True)
     start = time.perf_counter()

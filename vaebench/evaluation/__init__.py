@@ -81,7 +81,7 @@ def _resume(out: str | Path | None, identity: str, label: str) -> tuple[pd.DataF
     path = _partial_path(Path(out), identity, label)
     if not path.is_file():
         return None
-    from vaebench.training.reference import ReferenceIntegrityError, read_reference
+    from vaebench.results.reference_file import ReferenceIntegrityError, read_reference
 
     try:
         table, header = read_reference(path)
@@ -93,7 +93,7 @@ def _resume(out: str | Path | None, identity: str, label: str) -> tuple[pd.DataF
 def _keep(out: str | Path | None, identity: str, label: str, table: pd.DataFrame, seconds: float) -> None:
     if out is None:
         return
-    from vaebench.training.reference import write_reference
+    from vaebench.results.reference_file import write_reference
 
     write_reference(_partial_path(Path(out), identity, label), table, command="vaebench evaluate (partial)",
                     rung=label, seconds=f"{seconds:.6g}")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from vaebench.results.bdmc import bdmc_table, load_bdmc_dir
 from vaebench.results.metrics import cells_table, points_table, summarize
-from vaebench.results.references import reference_comparisons
+from vaebench.results.references import REFERENCES, reference_comparisons
 from vaebench.results.store import ResultStore, atomic_write_bytes, make_folder
 from vaebench.report import advice, figures
 
@@ -170,8 +170,8 @@ def _real_text(header: dict) -> str:
         return f"Rejected: {header['integrity_error']}."
     return (f"Per test point, the AIS reference minus each estimate (positive: the estimate is below it), on "
             f"{header.get('checkpoint', 'the shipped checkpoint')}; the reference's own BDMC gap on data simulated "
-            f"from the model: {header.get('bdmc_gap_of_reference', 'not measured')}. From benchmarks/ground_truth/ "
-            "(benchmarks/mnist_vs_ais.py).")
+            f"from the model: {header.get('bdmc_gap_of_reference', 'not measured')}. Shipped in benchmarks/ground_truth/ "
+            "(made by benchmarks/mnist_vs_ais.py) and copied into this run's results/references/.")
 
 
 def _bdmc_columns(bdmc: pd.DataFrame) -> pd.DataFrame:
@@ -296,7 +296,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     if not bdmc.empty:
         md += ["", "## Bidirectional Monte Carlo (AIS sandwich)", "", _BDMC_TEXT, "",
                bdmc_shown.to_markdown(index=False, floatfmt=".4g")]
-    real = reference_comparisons()
+    real = reference_comparisons(store.root / REFERENCES)
     for name, header, gaps in real:
         md += ["", f"## Real data: nats below the reference {header.get('reference', name)}", "",
                _real_text(header), ""] + ([gaps.to_markdown(index=False, floatfmt=".3f")] if gaps is not None else [])

@@ -1,8 +1,9 @@
-"""How far estimators are from a shipped reference on real data (benchmarks/ground_truth/).
+"""How far estimators are from a reference on real data, as stored in a run's ``references/``.
 
 ``benchmarks/mnist_vs_ais.py`` writes, beside an AIS reference, the per-point differences between
-the reference and other estimators on the same test points (``*.vs-estimators.csv``); the report
-summarises every such file it finds.
+the reference and other estimators on the same test points (``*.vs-estimators.csv``, shipped in
+``benchmarks/ground_truth/``); ``vaebench bench`` copies the shipped ones into the run's results,
+and the report summarises every such file the run holds (it reads nothing outside the run).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["GROUND_TRUTH_DIR", "gap_summary", "reference_comparisons"]
+from vaebench.results.reference_file import ReferenceIntegrityError, read_reference
 
-GROUND_TRUTH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "ground_truth"
+__all__ = ["REFERENCES", "gap_summary", "reference_comparisons", "store_references"]
+
+REFERENCES = "references"  # the folder of a results directory that holds its reference comparisons
 
 
 def gap_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -29,14 +32,28 @@ def gap_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reference_comparisons(folder: Path = GROUND_TRUTH_DIR) -> list[tuple[str, dict[str, Any], pd.DataFrame | None]]:
-    """(file name, header, `gap_summary`) of every ``*.vs-estimators.csv`` in ``folder``.
+def store_references(sources: Path, results: Path) -> list[Path]:
+    """Copy every ``*.vs-estimators.csv`` of ``sources`` into ``results/references/`` (atomically,
+    byte for byte: their checksums are verified when the report reads them)."""
+    from vaebench.results.store import atomic_write_bytes
+
+    files = sorted(Path(sources).glob("*.vs-estimators.csv")) if Path(sources).is_dir() else []
+    written = []
+    for path in files:
+        target = Path(results) / REFERENCES / path.name
+        target.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(target, path.read_bytes())
+        written.append(target)
+    return written
+
+
+def reference_comparisons(folder: Path) -> list[tuple[str, dict[str, Any], pd.DataFrame | None]]:
+    """(file name, header, `gap_summary`) of every ``*.vs-estimators.csv`` in ``folder`` (a run's
+    ``results/references/``).
 
     A file that fails its checksum (`read_reference`) is listed with ``header["integrity_error"]``
     and no summary: the report says it was rejected instead of showing its numbers.
     """
-    from vaebench.training.reference import ReferenceIntegrityError, read_reference
-
     if not folder.is_dir():
         return []
     found: list[tuple[str, dict[str, Any], pd.DataFrame | None]] = []

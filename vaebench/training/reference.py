@@ -15,9 +15,6 @@ per-point bounds go to a sibling file ``<name>.bdmc.csv`` and the gap into the h
 from __future__ import annotations
 
 import os
-import shlex
-import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +22,9 @@ import pandas as pd
 import torch
 
 from vaebench.ops import pareto_k
+from vaebench.results.reference_file import untrustworthy, write_reference
 
-__all__ = ["ReferenceIntegrityError", "reference_log_marginal", "bdmc_check", "write_reference", "read_reference",
-           "make_reference", "seal_reference", "untrustworthy"]
-
-
-class ReferenceIntegrityError(ValueError):
-    """A reference file whose table no longer matches the checksum in its header (or has none)."""
-
-
-def _table_digest(body: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(body.encode()).hexdigest()
+__all__ = ["reference_log_marginal", "bdmc_check", "make_reference"]
 
 
 def reference_log_marginal(model: Any, x: torch.Tensor, num_samples: int, *, seed: int = 0,
@@ -86,85 +73,6 @@ def bdmc_check(model: Any, num_points: int, num_chains: int, *, seed: int = 0, b
         frames.append(pd.DataFrame({"index": range(start, start + len(result.lower)), "lower": result.lower.numpy(),
                                     "upper": result.upper.numpy(), "gap": result.gap.numpy()}))
     return pd.concat(frames, ignore_index=True)
-
-
-def _command_line() -> str:
-    """This process's command line, as a person would type it."""
-    args = sys.argv[1:]
-    if sys.argv and Path(sys.argv[0]).name in ("__main__.py", "vaebench"):
-        return "vaebench " + shlex.join(args)
-    return shlex.join(sys.argv)
-
-
-def write_reference(path: str | os.PathLike, table: pd.DataFrame, *, command: str | None = None,
-                    **provenance: Any) -> Path:
-    """Write ``table`` as CSV behind a ``#`` header: the command (default: this process's command
-    line), UTC time, ``provenance`` and ``table_sha256`` (of the CSV table as written), which
-    `read_reference` verifies."""
-    import vaebench
-
-    header = {"generated-by": "vaebench " + vaebench.__version__, "command": command or _command_line(),
-              "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
-              **provenance}
-    return _write(Path(path), header, table.to_csv(index=False))
-
-
-def _write(path: Path, header: dict[str, Any], body: str) -> Path:
-    from vaebench.results.store import atomic_write_bytes
-
-    header = {k: v for k, v in header.items() if k != "table_sha256"}
-    header["table_sha256"] = _table_digest(body)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(f"# {key}: {value}\n" for key, value in header.items()) + body
-    atomic_write_bytes(path, text.encode())
-    return path
-
-
-def seal_reference(path: str | os.PathLike) -> Path:
-    """Add (or renew) the ``table_sha256`` of a reference file written before files carried one."""
-    header, body = _split(Path(path))
-    return _write(Path(path), header, body)
-
-
-def _split(path: Path) -> tuple[dict[str, str], str]:
-    header: dict[str, str] = {}
-    lines = path.read_text().splitlines(keepends=True)
-    first = 0
-    for first, line in enumerate(lines):  # noqa: B007 - the index of the first table line is wanted
-        if not line.startswith("# "):
-            break
-        key, _, value = line[2:].rstrip("\n").partition(": ")
-        header[key] = value
-    else:
-        first = len(lines)
-    return header, "".join(lines[first:])
-
-
-def read_reference(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The table and the header of a reference file, verified against its ``table_sha256``.
-
-    Raises
-    ------
-    ReferenceIntegrityError
-        The table was changed after it was written, or the file carries no checksum.
-    """
-    import io
-
-    header, body = _split(Path(path))
-    digest = header.get("table_sha256")
-    if digest is None:
-        raise ReferenceIntegrityError(f"reference file {path} carries no table_sha256: its numbers cannot be verified; "
-                                      "regenerate it with the command in its header")
-    if _table_digest(body) != digest:
-        raise ReferenceIntegrityError(f"reference file {path} was changed after it was written (its table does not "
-                                      "match the table_sha256 in its header): not used; regenerate it with the command "
-                                      "in its header, or restore it")
-    return pd.read_csv(io.StringIO(body)), header
-
-
-def untrustworthy(table: pd.DataFrame) -> pd.Series:
-    """Rows whose estimate should not be trusted: ESS below 10 or Pareto k̂ above 0.7."""
-    return (table["ess"] < 10) | (table["khat"] > 0.7)
 
 
 def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 100_000, points: int = 1000,
