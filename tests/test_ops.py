@@ -84,7 +84,7 @@ def test_pareto_k_on_an_exact_generalised_pareto_tail():
 
     import scipy.stats as st
 
-    from vaebench.testing.stats import assert_z
+    from vaebench.testing.ztests import assert_z
 
     K = 100_000
     m = min(K // 5, math.ceil(3 * math.sqrt(K)))

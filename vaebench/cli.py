@@ -337,6 +337,28 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shared_arguments() -> dict[str, argparse.ArgumentParser]:
+    """Arguments that several commands take, each defined once (argparse parent parsers)."""
+    groups = {name: argparse.ArgumentParser(add_help=False)
+              for name in ("model", "device", "option", "budget", "checkpoints", "json", "quiet")}
+    groups["model"].add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
+                                 help="a catalogue model's option, repeatable (e.g. data_dim=50, latent_dim=3)")
+    groups["model"].add_argument("--model-seed", type=int, default=None,
+                                 help="seed of the model's random parameters (same as --model-arg seed=N; default 0)")
+    groups["device"].add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    groups["option"].add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
+                                  help="an option the estimator declares (see `vaebench list`), repeatable, e.g. "
+                                  "num_steps=1000")
+    groups["budget"].add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 "
+                                  "likelihood evaluations, 10^6 cells) that is otherwise refused up front")
+    groups["checkpoints"].add_argument("--data", help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
+    groups["checkpoints"].add_argument("--cache", help="checkpoint cache (default: $VAEBENCH_CACHE, then "
+                                       "~/.cache/vaebench)")
+    groups["json"].add_argument("--json", action="store_true", help="machine-readable output")
+    groups["quiet"].add_argument("--quiet", action="store_true", help="no progress output")
+    return groups
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     import vaebench
@@ -345,21 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vaebench {vaebench.__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
+    shared = _shared_arguments()
 
-    p = sub.add_parser("list", help="list installed estimators and available models")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("list", help="list installed estimators and available models", parents=[shared["json"]])
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("estimate", help="run one estimator on data simulated from a model with known log p(x)")
-    p.add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 likelihood "
-                   "evaluations, 10^6 cells) that is otherwise refused up front")
+    p = sub.add_parser("estimate", help="run one estimator on data simulated from a model with known log p(x)",
+                       parents=[shared["budget"], shared["model"], shared["device"], shared["option"], shared["json"]])
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="stop the estimate if it runs past this many seconds (default: no limit)")
     p.add_argument("--model", default="linear-gaussian", help="model name (see `vaebench list`)")
-    p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
-                   help="model option, repeatable (e.g. data_dim=50, latent_dim=3, condition_number=100)")
-    p.add_argument("--model-seed", type=int, default=None,
-                   help="seed of the model's random parameters (same as --model-arg seed=N; default 0)")
     p.add_argument("--estimator", required=True, help="estimator name (see `vaebench list`)")
     p.add_argument("--num-samples", "-K", type=int, required=True, help="K, samples per data point")
     p.add_argument("--batch-size", "-B", type=int, default=64, help="data points simulated from the model")
@@ -372,19 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="linear-Gaussian models: shift q's mean, in posterior std units (--model-arg encoder_shift=...)")
     p.add_argument("--dtype", choices=["float32", "float64", "bfloat16"], default="float32",
                    help="working precision of the model and the estimator (default float32, as the bench)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--chunk-size", type=int, help="samples per chunk (default: bounded memory); same as "
                    "--option chunk_size=N")
-    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
-                   help="an option the estimator declares (see `vaebench list`), repeatable, e.g. analytic_kl=true")
     p.add_argument("--per-point", action="store_true", help="also print one row per data point")
-    p.add_argument("--json", action="store_true", help="machine-readable output with per-point values")
     p.set_defaults(func=_cmd_estimate)
 
     p = sub.add_parser("check", help="run the conformance kit on an installed estimator (exit 1 on a correctness "
-                       "failure; with --strict also on a warning)")
+                       "failure; with --strict also on a warning)", parents=[shared["json"]])
     p.add_argument("estimator", help="estimator name (see `vaebench list`)")
-    p.add_argument("--json", action="store_true", help="machine-readable table")
     p.add_argument("--strict", action="store_true",
                    help="also exit 1 on scalability warnings (e.g. memory that grows with K)")
     p.add_argument("--random-state", type=int, default=None, metavar="SEED",
@@ -396,40 +408,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random configurations per exploring check (default: 14 exact, 10 statistical)")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("bench", help="run a sweep (resumable) and write its report")
-    p.add_argument("--force", action="store_true", help="run even beyond the work budget (10^11 likelihood "
-                   "evaluations, 10^6 cells) that is otherwise refused up front")
+    p = sub.add_parser("bench", help="run a sweep (resumable) and write its report",
+                       parents=[shared["budget"], shared["quiet"]])
     which = p.add_mutually_exclusive_group()
     which.add_argument("--profile", default="default", help="a profile shipped in benchmarks/profiles (default: default)")
     which.add_argument("--config", help="a sweep config TOML file")
     p.add_argument("--out", help="report directory; results go to OUT/results (default: reports/<name>)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (timings are contended when > 1)")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address (needs vaebench[distributed])")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="seconds each estimator call of a cell may run (the "
                    "estimate, each timing repeat, the memory pass); a cell with a call past it is recorded as failed, "
                    "and runs again when the sweep is rerun with a longer timeout (default: the config's, else none)")
-    p.add_argument("--scheduler", help="dask.distributed scheduler address (needs vaebench[distributed])")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+
     p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("train", help="train a preset VAE (or find it in the cache) and print where its checkpoint is")
+    p = sub.add_parser("train", help="train a preset VAE (or find it in the cache) and print where its checkpoint is",
+                       parents=[shared["checkpoints"], shared["device"], shared["quiet"]])
     p.add_argument("preset", help="mnist-iwae50, mnist-2d or synthetic-2d")
     p.add_argument("--epochs", type=int, help="maximum epochs (default: the preset's)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
-    p.add_argument("--data", help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
-    p.add_argument("--cache", help="checkpoint cache (default: $VAEBENCH_CACHE, then ~/.cache/vaebench)")
-    p.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling "
-                       "or by AIS")
+                       "or by AIS", parents=[shared["checkpoints"], shared["device"], shared["option"], shared["quiet"]])
     p.add_argument("preset", help="a trained preset: mnist-iwae50, mnist-2d or synthetic-2d")
     p.add_argument("--num-samples", "-K", type=int, default=100_000,
                    help="samples (importance) or chains (AIS) per point (default: %(default)s)")
     p.add_argument("--estimator", default="importance",
                    help="the estimator of the reference: importance or ais (default: %(default)s)")
-    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
-                   help="an option the estimator declares, repeatable, e.g. num_steps=1000 (see `vaebench list`)")
     p.add_argument("--bdmc-points", type=int, default=0, metavar="N",
                    help="AIS: also run BDMC (forward and reverse AIS, same settings) on N points simulated from the "
                         "model and state the gap in the header (default: %(default)s, none)")
@@ -439,25 +445,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="maximum training epochs if the model must be trained (default: the "
                    "preset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default: %(default)s)")
-    p.add_argument("--data", help="data directory (default: $VAEBENCH_DATA, then ../shared/data)")
-    p.add_argument("--cache", help="checkpoint cache (default: $VAEBENCH_CACHE, then ~/.cache/vaebench)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no training progress")
     p.set_defaults(func=_cmd_reference)
 
     from vaebench.evaluation.ladder import EvaluationSettings
 
     EvaluationDefaults = EvaluationSettings()
     p = sub.add_parser("evaluate", help="your model, your number: log p(x) of a model on data, with error bars, "
-                       "BDMC and the advice for that model (which estimator, which K or T, what to trust)")
+                       "BDMC and the advice for that model (which estimator, which K or T, what to trust)",
+                       parents=[shared["model"], shared["device"], shared["quiet"]])
     p.add_argument("model", nargs="?", help="a catalogue model or training preset (`vaebench models`, `vaebench train "
                    "--help`); or give --import")
     p.add_argument("--import", dest="factory", metavar="MODULE:ATTRIBUTE",
                    help="a model of your own: an attribute of an importable module (a model, or a function returning "
                    "one; pythae models are wrapped automatically); only this module is imported")
-    p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
-                   help="catalogue model option, repeatable")
-    p.add_argument("--model-seed", type=int, default=None, help="seed of a catalogue model's parameters")
     p.add_argument("--data", required=True, help="NAME[:split] (e.g. binarized-mnist:test; split test by default), "
                    "'simulated' (drawn from the model), or a .npy/.npz/.pt file")
     p.add_argument("--points", type=int, default=None, help="evaluate the first N points (default: all)")
@@ -482,35 +482,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of every estimate (default 0)")
     p.add_argument("--dtype", choices=["bfloat16", "float32", "float64"], default=None,
                    help="convert the model (default: its own dtype)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--cache", default=None, help="checkpoint cache of training presets")
     p.add_argument("--out", default=None, help="output folder (default evaluations/<model>-<data>-<points>)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd_evaluate)
 
+
     p = sub.add_parser("bdmc", help="bidirectional Monte Carlo: forward and reverse AIS on data simulated from a model, "
-                       "per point lower and upper bounds of log p(x), their gap, and the truth where known")
+                       "per point lower and upper bounds of log p(x), their gap, and the truth where known",
+                       parents=[shared["model"], shared["device"], shared["option"], shared["json"]])
     p.add_argument("model", help="a catalogue model that can simulate data (see `vaebench models`)")
-    p.add_argument("--model-arg", action="append", type=_model_arg, default=[], metavar="KEY=VALUE",
-                   help="model option, repeatable (e.g. data_dim=20)")
     p.add_argument("--points", type=int, default=32, help="data points simulated from the model (default: %(default)s)")
     p.add_argument("--num-samples", "-K", type=int, default=16,
                    help="AIS chains per point in each direction (default: %(default)s)")
     p.add_argument("--steps", type=int, nargs="+", default=[10, 100, 1000], metavar="T",
                    help="numbers of annealing distributions to run (default: 10 100 1000)")
-    p.add_argument("--option", action="append", type=_estimator_option, default=[], metavar="KEY=VALUE",
-                   help="an option of ais and reverse_ais, repeatable: schedule, leapfrog_steps, step_size, init")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated data and the chains (default: %(default)s)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="working precision (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--out", help="write the per-point bounds here (checksummed JSON; put it in <report>/results/bdmc/ "
                    "and `vaebench report` renders it)")
-    p.add_argument("--json", action="store_true", help="machine-readable output with per-point values")
-    p.set_defaults(func=_cmd_bdmc, model_seed=None, encoder=None, encoder_scale=None, encoder_shift=None)
+    p.set_defaults(func=_cmd_bdmc, encoder=None, encoder_scale=None, encoder_shift=None)
 
-    p = sub.add_parser("models", help="list the model catalogue with each model's options and kind of truth")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("models", help="list the model catalogue with each model's options and kind of truth",
+                       parents=[shared["json"]])
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("report", help="re-render a report from saved results, without recomputing")

@@ -11,7 +11,7 @@ import torch
 
 from vaebench import data
 from vaebench.data.paths import ENV_VAR
-from vaebench.testing.stats import assert_z
+from vaebench.testing.ztests import assert_z
 
 
 def _mnist_dir():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal
 
-from vaebench.testing.stats import assert_z, mean_and_se
+from vaebench.testing.ztests import assert_z, mean_and_se
 from vaebench import Estimate, EstimatorError, EstimatorSpec, EstimatorTags, UnknownEstimatorError, get_estimator
 from vaebench.estimators import BUILTINS
 from vaebench.models import LinearGaussian

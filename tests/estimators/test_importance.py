@@ -7,7 +7,7 @@ import torch
 
 from tests.estimators.test_statistics import PROPOSALS, per_point, replicated
 from vaebench import get_estimator
-from vaebench.testing.stats import assert_z, assert_z_below, mean_and_se, variance_and_se
+from vaebench.testing.ztests import assert_z, assert_z_below, mean_and_se, variance_and_se
 
 
 @pytest.mark.parametrize("family, opts", PROPOSALS)

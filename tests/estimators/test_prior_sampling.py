@@ -6,7 +6,7 @@ import torch
 
 from tests.estimators.test_statistics import REPLICATES, per_point, replicated
 from vaebench import get_estimator
-from vaebench.testing.stats import assert_z, mean_and_se, variance_and_se
+from vaebench.testing.ztests import assert_z, mean_and_se, variance_and_se
 
 
 def test_prior_sampling_is_importance_sampling_from_the_prior(small_model, generator):

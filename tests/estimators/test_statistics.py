@@ -2,7 +2,7 @@
 
 Replicates are independent rows: ``x`` repeated R times is one batch, and every estimator
 treats rows independently, so the R estimates per data point are i.i.d. Tolerances are 5σ of a
-known or estimated standard error (see vaebench/testing/stats.py for the false-alarm rates).
+known or estimated standard error (see vaebench/testing/ztests.py for the false-alarm rates).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaebench.testing.stats import assert_z, mean_and_se, variance_and_se
+from vaebench.testing.ztests import assert_z, mean_and_se, variance_and_se
 from vaebench import get_estimator
 from vaebench.models import LinearGaussian
 

@@ -9,7 +9,7 @@ import scipy.stats as st
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from vaebench.testing.stats import assert_z, mean_and_se, variance_and_se
+from vaebench.testing.ztests import assert_z, mean_and_se, variance_and_se
 from vaebench.models import LinearGaussian, chi_square_gaussian
 
 # (data_dim, latent_dim, options): includes pPCA, factor analysis, d = D, d = 1 and ill-conditioned W.

@@ -11,7 +11,7 @@ from vaebench.models import LinearGaussian
 from vaebench.models.quadrature import QuadratureGroundTruth, integrate
 from vaebench.training.trainer import TrainConfig, load_or_train
 from vaebench.models.vae import VAEConfig
-from vaebench.testing.stats import assert_z, mean_and_se, variance_and_se
+from vaebench.testing.ztests import assert_z, mean_and_se, variance_and_se
 
 ENCODERS = [("mean-field", {}), ("exact", dict(scale=1.3, shift=0.5)), ("prior", {}), ("mean-field", dict(scale=0.6))]
 

@@ -10,7 +10,7 @@ from vaebench import EstimatorSpec, EstimatorTags
 from vaebench.estimators import BUILTINS
 from vaebench.testing import check_estimator, parametrize_with_checks, yield_checks
 from vaebench.testing.harness import ULP_FLOOR, ZTests
-from vaebench.testing.results import CheckFailure
+from vaebench.testing.outcomes import CheckFailure
 
 
 @parametrize_with_checks(list(BUILTINS))

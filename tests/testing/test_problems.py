@@ -10,7 +10,7 @@ import torch
 from scipy import integrate
 
 from vaebench.testing.problems import MAX_CHI_SQUARE, problem, reference_problems
-from vaebench.testing.stats import assert_z
+from vaebench.testing.ztests import assert_z
 
 
 def test_estimators_see_the_model_contract_only():

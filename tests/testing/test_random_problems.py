@@ -10,7 +10,7 @@ import torch
 from scipy import integrate, stats
 
 from vaebench.testing.random_problems import ENCODERS, PRIORS, ProblemConfig, build_problem, draw_problem
-from vaebench.testing.stats import assert_z
+from vaebench.testing.ztests import assert_z
 
 
 def _log_joint(prob, z):

@@ -8,7 +8,7 @@ from vaebench.cli import main
 from vaebench.models import LinearGaussian
 from vaebench.results.reference_file import read_reference, write_reference
 from vaebench.training.reference import reference_log_marginal
-from vaebench.testing.stats import assert_z
+from vaebench.testing.ztests import assert_z
 
 
 def test_reference_estimate_is_within_its_stated_error():

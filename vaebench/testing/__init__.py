@@ -3,7 +3,7 @@
 ``check_estimator(spec)`` returns a table of verdicts; ``parametrize_with_checks([spec])`` runs
 the same checks from a plug-in's own pytest suite. Checks are plain functions
 ``check(spec, random_state=None)``, split by category: `vaebench.testing.api` (exact checks of
-the contract), `vaebench.testing.statistics` (z-tests of the claims against exact truth on
+the contract), `vaebench.testing.claim_checks` (z-tests of the claims against exact truth on
 `vaebench.testing.problems`), `vaebench.testing.options` (every declared option),
 `vaebench.testing.scale` (large K, many chunks, float32 accumulation) and
 `vaebench.testing.diagnostics` (ESS and stderr) and `vaebench.testing.isolation` (the estimator
@@ -31,14 +31,14 @@ from vaebench.testing.options import (
     check_keep_log_weights_option,
     check_proposal_option,
 )
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped, CheckWarning
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped, CheckWarning
 from vaebench.testing.runner import ScalabilityWarning, check_estimator, parametrize_with_checks, yield_checks
 from vaebench.testing.scale import (
     check_float32_accumulation_at_large_k,
     check_large_k,
     check_weights_explain_the_variance,
 )
-from vaebench.testing.statistics import (
+from vaebench.testing.claim_checks import (
     check_consistent,
     check_elbo_gap_is_kl,
     check_lower_bound,

@@ -17,7 +17,7 @@ from vaebench.ops import log_mean_exp
 from vaebench.testing.harness import generator, passed, run, supports
 from vaebench.testing.memory import peak_tensor_bytes
 from vaebench.testing.problems import ContractModel, problem, reference_problems
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped, CheckWarning
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped, CheckWarning
 
 __all__ = [
     "check_returns_estimate",

@@ -14,8 +14,8 @@ from vaebench.base import EstimatorSpec
 from vaebench.ops import effective_sample_size
 from vaebench.testing.harness import ZTests, generator, light, passed, run, supports
 from vaebench.testing.problems import problem, replicate
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
-from vaebench.testing.stats import mean_and_se, variance_and_se
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.ztests import mean_and_se, variance_and_se
 
 __all__ = ["check_ess", "check_stderr_calibrated", "STDERR_FACTOR"]
 

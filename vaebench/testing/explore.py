@@ -41,8 +41,8 @@ from vaebench.sampling import derived_seed, sample
 from vaebench.testing.harness import ZTests, generator, light, passed, run, supports
 from vaebench.testing.problems import Problem, replicate
 from vaebench.testing.random_problems import ENCODERS, PRIORS, ProblemConfig, build_problem, draw_problem
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
-from vaebench.testing.stats import N_SIGMA
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.ztests import N_SIGMA
 
 __all__ = ["check_exact_identities_explored", "check_claims_explored", "kit_budget", "Budget", "BUDGETS",
            "FAMILY_ALPHA", "family_threshold"]
@@ -433,7 +433,7 @@ def _claim_case(spec: EstimatorSpec, rng: np.random.Generator, work: float, stra
 
 def _claim_z(spec: EstimatorSpec, case: Case, random_state: int | None, threshold: float) -> ZTests:
     """The z-tests of every claim of the tags on ``case``'s light points."""
-    from vaebench.testing.statistics import claim_tests
+    from vaebench.testing.claim_checks import claim_tests
 
     zt = ZTests("check_claims_explored", threshold)
     prob = build_problem(case.problem)

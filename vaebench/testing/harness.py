@@ -18,8 +18,8 @@ from torch import Tensor
 from vaebench.base import Estimate, EstimatorSpec
 from vaebench.sampling import derived_seed, fork_generator
 from vaebench.testing.problems import Problem, ProposalTruth, exact_posterior_samples, replicate
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
-from vaebench.testing.stats import N_SIGMA, two_sided_p
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.ztests import N_SIGMA, two_sided_p
 
 __all__ = ["generator", "run", "errors", "ZTests", "passed", "supports", "light", "ULP_FLOOR", "z_from_p"]
 

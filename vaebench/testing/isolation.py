@@ -21,7 +21,7 @@ from vaebench.base import OPTIONAL_TRUTH, EstimatorSpec
 from vaebench.contract import CONTRACT, OPTIONAL_CONTRACT
 from vaebench.testing.harness import generator, passed, run, supports
 from vaebench.testing.problems import ContractModel, Problem, exact_posterior_samples, problem
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
 
 __all__ = ["check_sees_only_the_contract", "TRUTH_ATTRIBUTES", "TruthTrap"]
 

@@ -13,9 +13,9 @@ import torch
 from vaebench.base import EstimatorSpec
 from vaebench.testing.harness import ZTests, errors, generator, light, passed, run, supports
 from vaebench.testing.problems import problem
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
-from vaebench.testing.statistics import REPLICATES, claim_tests
-from vaebench.testing.stats import mean_and_se, variance_and_se
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.claim_checks import REPLICATES, claim_tests
+from vaebench.testing.ztests import mean_and_se, variance_and_se
 
 __all__ = [
     "check_keep_log_weights_option",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vaebench.base import EstimatorSpec
-from vaebench.testing import api, diagnostics, explore, isolation, options, scale, statistics
-from vaebench.testing.results import CORRECTNESS_VERDICTS, CheckFailure, CheckResult, CheckSkipped, CheckWarning
+from vaebench.testing import api, claim_checks, diagnostics, explore, isolation, options, scale
+from vaebench.testing.outcomes import CORRECTNESS_VERDICTS, CheckFailure, CheckResult, CheckSkipped, CheckWarning
 
 __all__ = ["Check", "ScalabilityWarning", "yield_checks", "check_estimator", "parametrize_with_checks"]
 
@@ -47,19 +47,19 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
     yield api.check_calls_in_sequence
     yield isolation.check_sees_only_the_contract
     yield api.check_bounded_memory
-    yield statistics.check_single_point_batch
+    yield claim_checks.check_single_point_batch
     if tags.unbiased_in_p:
-        yield statistics.check_unbiased_in_p
+        yield claim_checks.check_unbiased_in_p
     if tags.lower_bound:
-        yield statistics.check_lower_bound
+        yield claim_checks.check_lower_bound
     if tags.upper_bound:
-        yield statistics.check_upper_bound
+        yield claim_checks.check_upper_bound
     if tags.consistent:
-        yield statistics.check_consistent
+        yield claim_checks.check_consistent
     if tags.elbo_in_expectation:
-        yield statistics.check_elbo_gap_is_kl
+        yield claim_checks.check_elbo_gap_is_kl
     if tags.importance_weighted:
-        yield statistics.check_variance_is_chi_square_over_k
+        yield claim_checks.check_variance_is_chi_square_over_k
     yield scale.check_large_k
     if tags.unbiased_in_p and not tags.elbo_in_expectation:
         yield scale.check_weights_explain_the_variance

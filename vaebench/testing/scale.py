@@ -14,9 +14,9 @@ import torch
 from vaebench.base import EstimatorSpec
 from vaebench.testing.harness import ZTests, generator, light, passed, run, supports
 from vaebench.testing.problems import problem, replicate
-from vaebench.testing.results import CheckFailure, CheckResult, CheckSkipped
-from vaebench.testing.statistics import claim_tests
-from vaebench.testing.stats import N_SIGMA
+from vaebench.testing.outcomes import CheckFailure, CheckResult, CheckSkipped
+from vaebench.testing.claim_checks import claim_tests
+from vaebench.testing.ztests import N_SIGMA
 
 __all__ = ["check_large_k", "check_weights_explain_the_variance", "check_float32_accumulation_at_large_k",
            "LARGE_K"]

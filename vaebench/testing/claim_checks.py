@@ -21,8 +21,8 @@ from torch import Tensor
 from vaebench.base import EstimatorSpec
 from vaebench.testing.harness import ZTests, errors, generator, light, run
 from vaebench.testing.problems import Problem, ProposalTruth, problem, reference_problems, replicate
-from vaebench.testing.results import CheckResult
-from vaebench.testing.stats import N_SIGMA, mean_and_se, variance_and_se
+from vaebench.testing.outcomes import CheckResult
+from vaebench.testing.ztests import N_SIGMA, mean_and_se, variance_and_se
 
 __all__ = [
     "check_unbiased_in_p",
