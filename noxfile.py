@@ -1,4 +1,5 @@
-"""Sessions: ``nox -s tests`` (the CI gate), ``nox -s bench`` (the report), ``nox -s microbench``."""
+"""Sessions: ``nox -s tests`` (the CI gate), ``nox -s kit`` (the slow tests, CI's second step), ``nox -s bench``
+(the report), ``nox -s microbench``."""
 
 from __future__ import annotations
 
@@ -53,16 +54,34 @@ def install_project(session: nox.Session, *extras: str) -> None:
 EXAMPLE_PLUGIN = "examples/vaebench-defensive-is"
 
 
-@nox.session(python=PYTHON)
-def tests(session: nox.Session) -> None:
-    """Run the test suite with the example plug-in installed, then the plug-in's own tests (the CI gate)."""
+def _workers(posargs: list[str]) -> list[str]:
+    """pytest-xdist workers: one per core, at most 4 (each imports torch: about 0.5 GB), unless -n is given."""
+    if any(a == "-n" or a.startswith("-n") or a.startswith("--numprocesses") for a in posargs):
+        return []
+    return ["-n", str(max(1, min(4, os.cpu_count() or 1)))]
+
+
+def _test_environment(session: nox.Session) -> None:
     install_project(session, "test", "distributed", "pythae", "pyro")  # the adapters' tests need both
     session.install("-e", EXAMPLE_PLUGIN, "--no-deps")
     # One torch thread per test process: with one thread per core, any other busy process stalls
     # every parallel region (measured up to 200x on 2 cores); the tests time nothing.
     session.env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (all but the `slow` tests) with the example plug-in installed, then the plug-in's own tests."""
+    _test_environment(session)
+    session.run("pytest", *_workers(session.posargs), *session.posargs)
     session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def kit(session: nox.Session) -> None:
+    """Run the `slow` tests: the whole conformance kit on the annealing estimators, their zoo, the long statistics."""
+    _test_environment(session)
+    session.run("pytest", "-m", "slow", *_workers(session.posargs), *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

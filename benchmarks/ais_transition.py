@@ -1,6 +1,6 @@
 """The cost of one AIS transition in decoder passes, and AIS memory against the number of chains.
 
-One HMC transition (L = 10 leapfrog steps and the Metropolis step, `annealing.hmc_transition`)
+One HMC transition (L = 10 leapfrog steps and the Metropolis step, `hmc.hmc_transition`)
 on the IWAE architecture (784-200-200-50, Bernoulli decoder, float32), over chains × points rows,
 timed against one forward ``log_likelihood`` pass over the same rows in the same run (the unit).
 Also timed, to say what the transition costs beyond its gradients: one gradient evaluation
@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from vaebench import get_estimator
-from vaebench.estimators.annealing import AnnealingPath, hmc_transition
+from vaebench.estimators.annealing import AnnealingPath
+from vaebench.estimators.hmc import hmc_transition
 from vaebench.registry import get_model_spec
 from vaebench.runtime import Contention
 from vaebench.testing.memory import peak_tensor_bytes

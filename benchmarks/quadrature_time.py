@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from vaebench.data import load
-from vaebench.models.quadrature import integrate
+from vaebench.models.integrator import integrate
 from vaebench.runtime import Contention
 from vaebench.training.presets import preset_config
 from vaebench.training.trainer import load_or_train

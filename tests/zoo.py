@@ -15,7 +15,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from vaebench import Estimate, EstimatorSpec, EstimatorTags, Option
-from vaebench.estimators import annealing
+from vaebench.estimators import annealing, hmc
 from vaebench.estimators.reverse_ais import POSTERIOR_SAMPLES
 from vaebench.estimators.streaming import (
     CHUNK_SIZE,
@@ -305,7 +305,7 @@ REVERSE_TAGS = EstimatorTags(upper_bound=True, needs_proposal=True, needs_grad=T
                              bounded_memory=True, exact_at_posterior=True)
 
 
-def _annealing(model, x, transition=annealing.hmc_transition):
+def _annealing(model, x, transition=hmc.hmc_transition):
     return annealing.make_annealing(model, x, num_steps=4, schedule_kind="sigmoid", leapfrog_steps=2, step_size=None,
                                     init=None, proposal=None, chunk_size=None, transition=transition)
 
@@ -318,7 +318,7 @@ def _leapfrog_without_metropolis(path, state, beta, step_size, leapfrog_steps, g
     for step in range(leapfrog_steps):
         new = path.evaluate(new.z + eps * p)
         p = p + (eps if step < leapfrog_steps - 1 else 0.5 * eps) * new.grad(beta)
-    return new, torch.full_like(new.a, annealing.TARGET_ACCEPTANCE)
+    return new, torch.full_like(new.a, hmc.TARGET_ACCEPTANCE)
 
 
 def ais_without_metropolis(model, x, k, *, generator=None):
@@ -329,7 +329,7 @@ def ais_without_metropolis(model, x, k, *, generator=None):
 def ais_increment_after_transition(model, x, k, *, generator=None):
     ann = _annealing(model, x)
     g, sizes = annealing._prepare(ann, generator)
-    z, _ = annealing._draw_initial(ann.path, k, g)
+    z, _ = ann.path.draw_initial(k, g)
     state, log_w = ann.path.evaluate(z), 0.0
     betas = ann.betas.tolist()
     for t in range(1, len(betas)):

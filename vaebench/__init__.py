@@ -8,12 +8,13 @@ from vaebench.base import (
     EstimatorTags,
     GroundTruth,
     LatentModel,
-    Option,
     Truth,
     truth_of,
 )
 from vaebench.contract import check_model
 from vaebench.models.catalogue import ModelSpec
+from vaebench.options import Option
+from vaebench.version import __version__  # noqa: F401 (the package's version attribute)
 from vaebench.registry import (
     PluginWarning,
     UnknownEstimatorError,
@@ -57,4 +58,3 @@ __all__ = [
     "unregister_model",
 ]
 
-__version__ = "0.1.0"

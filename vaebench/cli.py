@@ -202,14 +202,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model, path, payload = load_or_train(config, data_path=args.data, cache=args.cache, device=args.device,
                                          progress=not args.quiet)
     history = payload["history"]
-    print(f"{args.preset}: {len(history)} epochs, best validation ELBO "
-          f"{max(h['valid_elbo'] for h in history):.3f} nats")
+    bound = "ELBO" if config.objective == "elbo" else f"IWAE bound (K = {config.num_samples})"
+    print(f"{args.preset}: {len(history)} epochs, best validation {bound} "
+          f"{max(h['valid_objective'] for h in history):.3f} nats")
     print(f"checkpoint: {path}")
     return 0
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
-    from vaebench.results.reference_file import untrustworthy
+    from vaebench.results.reference_file import read_reference, untrustworthy
     from vaebench.training.reference import make_reference
 
     start = time.perf_counter()
@@ -221,7 +222,9 @@ def _cmd_reference(args: argparse.Namespace) -> int:
                                 command="vaebench " + shlex.join(args.argv), estimator=spec.name, options=options,
                                 bdmc_points=args.bdmc_points)
     bad = int(untrustworthy(table).sum())
-    print(f"{args.preset} {args.split}[:{len(table)}]: mean log p(x) {table['log_px'].mean():.3f} nats "
+    subset = read_reference(out)[1].get("subset", f"{args.split}[:{len(table)}]")
+    se = table["log_px"].std() / len(table) ** 0.5 if len(table) > 1 else float("nan")
+    print(f"{args.preset}, {subset}: mean log p(x) {table['log_px'].mean():.3f} ± {se:.3f} nats (± SE over points) "
           f"(median stderr {table['stderr'].median():.2g}, min ESS {table['ess'].min():.1f}) "
           f"in {time.perf_counter() - start:.0f} s -> {out}")
     if bad:
@@ -361,10 +364,10 @@ def _shared_arguments() -> dict[str, argparse.ArgumentParser]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    import vaebench
+    from vaebench.version import __version__
 
     parser = argparse.ArgumentParser(prog="vaebench", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"vaebench {vaebench.__version__}")
+    parser.add_argument("--version", action="version", version=f"vaebench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     shared = _shared_arguments()
@@ -424,14 +427,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a preset VAE (or find it in the cache) and print where its checkpoint is",
                        parents=[shared["checkpoints"], shared["device"], shared["quiet"]])
-    p.add_argument("preset", help="mnist-iwae50, mnist-2d or synthetic-2d")
+    p.add_argument("preset", help="mnist-vae, mnist-iwae5, mnist-iwae50, mnist-2d or synthetic-2d")
     p.add_argument("--epochs", type=int, help="maximum epochs (default: the preset's)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling "
                        "or by AIS", parents=[shared["checkpoints"], shared["device"], shared["option"], shared["quiet"]])
-    p.add_argument("preset", help="a trained preset: mnist-iwae50, mnist-2d or synthetic-2d")
+    p.add_argument("preset", help="a trained preset: mnist-vae, mnist-iwae5, mnist-iwae50, mnist-2d or synthetic-2d")
     p.add_argument("--num-samples", "-K", type=int, default=100_000,
                    help="samples (importance) or chains (AIS) per point (default: %(default)s)")
     p.add_argument("--estimator", default="importance",
@@ -439,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bdmc-points", type=int, default=0, metavar="N",
                    help="AIS: also run BDMC (forward and reverse AIS, same settings) on N points simulated from the "
                         "model and state the gap in the header (default: %(default)s, none)")
-    p.add_argument("--points", type=int, default=1000, help="the first N points of the split (default: %(default)s)")
+    p.add_argument("--points", type=int, default=None, help="only the first N points of the split (default: all; a "
+                   "prefix of the MNIST test split is a biased subset)")
     p.add_argument("--split", default="test", help="data split: train, valid or test (default: %(default)s)")
     p.add_argument("--out", required=True, help="CSV file to write (its header records this command)")
     p.add_argument("--epochs", type=int, help="maximum training epochs if the model must be trained (default: the "

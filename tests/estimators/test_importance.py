@@ -10,6 +10,7 @@ from vaebench import get_estimator
 from vaebench.testing.ztests import assert_z, assert_z_below, mean_and_se, variance_and_se
 
 
+@pytest.mark.slow  # 60-90 s per proposal: runs in `nox -s kit`
 @pytest.mark.parametrize("family, opts", PROPOSALS)
 def test_log_estimate_follows_the_delta_method(small_model, generator, family, opts):
     """E[log p̂_K] ≈ log p − χ²/(2K) and K·Var[log p̂_K] ≈ χ² at K = 2000.

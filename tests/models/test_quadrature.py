@@ -8,7 +8,8 @@ import torch
 from vaebench import get_estimator
 from vaebench.data import SyntheticGenerator, load
 from vaebench.models import LinearGaussian
-from vaebench.models.quadrature import QuadratureGroundTruth, integrate
+from vaebench.models.integrator import integrate
+from vaebench.models.quadrature import QuadratureGroundTruth
 from vaebench.training.trainer import TrainConfig, load_or_train
 from vaebench.models.vae import VAEConfig
 from vaebench.testing.ztests import assert_z, mean_and_se, variance_and_se

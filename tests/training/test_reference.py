@@ -38,7 +38,14 @@ def test_cli_reference(tmp_path, capsys):
     assert main(args) == 0
     table, header = read_reference(out)
     assert len(table) == 5 and header["command"] == "vaebench " + " ".join(args) and "checkpoint" in header
+    assert header["subset"].startswith("the first 5 of the ") and "of the test split (a prefix, not a random subset" in header["subset"]
+    assert header["recipe"].startswith("ELBO; Adam lr 0.001, batch 100, at most 1 epochs") and "ran 1 epochs" in header["recipe"]
     assert "mean log p(x)" in capsys.readouterr().out
+    whole = tmp_path / "whole.csv"
+    assert main(["reference", "synthetic-2d", "--epochs", "1", "-K", "2", "--split", "valid", "--out", str(whole),
+                 "--cache", str(tmp_path), "--quiet"]) == 0
+    table, header = read_reference(whole)
+    assert header["subset"] == f"all {len(table)} points of the valid split" and len(table) > 5
 
 
 def test_untrustworthy_rows_are_counted_in_the_header(tmp_path):

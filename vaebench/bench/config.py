@@ -190,8 +190,6 @@ class SweepConfig:
         options are checked against their declarations, devices and dtypes against what exists,
         and duplicates are refused, all before any cell runs.
         """
-        from vaebench.registry import get_estimator, get_model_spec, list_estimators
-
         if not isinstance(data, dict):
             raise ValueError(f"{source}: a config is a table of keys, got {type(data).__name__}")
         known = list(cls.__dataclass_fields__)
@@ -204,66 +202,13 @@ class SweepConfig:
                 raise ValueError(f"{source}: missing required key {key!r}")
             return data[key]
 
-        models = []
-        raw_models = need("models")
-        if not isinstance(raw_models, list) or not raw_models:
-            raise ValueError(f"{source}: models must be a non-empty list of [[models]] tables")
-        for i, m in enumerate(raw_models):
-            where = f"{source}: models[{i}]"
-            if not isinstance(m, dict) or "name" not in m or "model" not in m:
-                raise ValueError(f"{where} needs 'name' and 'model' (optional 'options', 'num_samples')")
-            for key in m:
-                if key not in ("name", "model", "options", "num_samples"):
-                    raise ValueError(f"{where}: {unknown_name_message('key', key, ['name', 'model', 'options', 'num_samples'])}")
-            name = _string(m["name"], f"{where}.name")
-            try:
-                safe_name(name, "model name", limit=NAME_LIMIT)
-            except ValueError as exc:
-                raise ValueError(f"{where}.name: {exc}") from None
-            try:
-                spec = get_model_spec(_string(m["model"], f"{where}.model"))
-                options = spec.validate_options(_table(m.get("options", {}), f"{where}.options"))
-            except (KeyError, TypeError, ValueError) as exc:
-                message = exc.args[0] if isinstance(exc, KeyError) else exc
-                raise ValueError(f"{where}: {message}") from None
-            own_ks = m.get("num_samples")
-            own = tuple(_positive_ints(own_ks, f"{where}.num_samples")) if own_ks is not None else None
-            models.append(ModelEntry(name, m["model"], options, own))
-        names = [m.name for m in models]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{source}: model names must be unique, got {names}")
+        models = _models(need("models"), source)
         variants = _variants(data.get("variants", []), source)
-        estimators = need("estimators")
-        if estimators == "all":
-            estimators = list(list_estimators())
-        elif not isinstance(estimators, list) or not all(isinstance(e, str) for e in estimators) or not estimators:
-            raise ValueError(f"{source}: estimators must be \"all\" or a non-empty list of names, got {estimators!r}")
-        if len(set(estimators)) != len(estimators):
-            raise ValueError(f"{source}: estimators are listed twice: {estimators}")
-        variant_names = [v.name for v in variants]
-        for e in estimators:
-            if e in variant_names:
-                continue
-            try:
-                get_estimator(e)
-            except KeyError as exc:  # UnknownEstimatorError: its message lists the installed names
-                raise ValueError(f"{source}: {exc}") from None
-        unused = [v for v in variant_names if v not in estimators]
-        if unused:
-            raise ValueError(f"{source}: variants {unused} are defined but not listed in estimators {estimators}")
+        estimators = _estimators(need("estimators"), [v.name for v in variants], source)
         estimator_options = _estimator_options(data.get("estimator_options", {}),
-                                               [e for e in estimators if e not in variant_names], source)
+                                               [e for e in estimators if e not in {v.name for v in variants}], source)
         ks = _positive_ints(need("num_samples"), f"{source}: num_samples")
-        devices = tuple(_strings(data.get("devices", ["cpu"]), f"{source}: devices"))
-        for device in devices:
-            check_device_name(device, f"{source}: devices")
-        dtypes = tuple(_strings(data.get("dtypes", ["float32"]), f"{source}: dtypes"))
-        for t in dtypes:
-            if t not in SWEEP_DTYPES:
-                raise ValueError(f"{source}: {unknown_name_message('dtype', t, list(SWEEP_DTYPES))}")
-        for key, values in (("devices", devices), ("dtypes", dtypes)):
-            if len(set(values)) != len(values):
-                raise ValueError(f"{source}: {key} are listed twice: {list(values)}")
+        devices, dtypes = _devices_and_dtypes(data, source)
         try:
             name = safe_name(_string(data.get("name", "sweep"), f"{source}: name"), "sweep name")
         except ValueError as exc:
@@ -285,6 +230,78 @@ class SweepConfig:
             timeout=check_timeout(data.get("timeout"), f"{source}: timeout"),
         )
         return cfg
+
+
+def _models(raw_models: Any, source: str) -> list[ModelEntry]:
+    """``[[models]]`` validated: each entry's keys, a safe unique name, a catalogue model and its options."""
+    from vaebench.registry import get_model_spec
+
+    if not isinstance(raw_models, list) or not raw_models:
+        raise ValueError(f"{source}: models must be a non-empty list of [[models]] tables")
+    models = []
+    for i, m in enumerate(raw_models):
+        where = f"{source}: models[{i}]"
+        if not isinstance(m, dict) or "name" not in m or "model" not in m:
+            raise ValueError(f"{where} needs 'name' and 'model' (optional 'options', 'num_samples')")
+        for key in m:
+            if key not in ("name", "model", "options", "num_samples"):
+                raise ValueError(f"{where}: {unknown_name_message('key', key, ['name', 'model', 'options', 'num_samples'])}")
+        name = _string(m["name"], f"{where}.name")
+        try:
+            safe_name(name, "model name", limit=NAME_LIMIT)
+        except ValueError as exc:
+            raise ValueError(f"{where}.name: {exc}") from None
+        try:
+            spec = get_model_spec(_string(m["model"], f"{where}.model"))
+            options = spec.validate_options(_table(m.get("options", {}), f"{where}.options"))
+        except (KeyError, TypeError, ValueError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) else exc
+            raise ValueError(f"{where}: {message}") from None
+        own_ks = m.get("num_samples")
+        own = tuple(_positive_ints(own_ks, f"{where}.num_samples")) if own_ks is not None else None
+        models.append(ModelEntry(name, m["model"], options, own))
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source}: model names must be unique, got {names}")
+    return models
+
+
+def _estimators(estimators: Any, variant_names: list[str], source: str) -> list[str]:
+    """``estimators`` validated: "all" or unique installed names and variants; every variant listed."""
+    from vaebench.registry import get_estimator, list_estimators
+
+    if estimators == "all":
+        estimators = list(list_estimators())
+    elif not isinstance(estimators, list) or not all(isinstance(e, str) for e in estimators) or not estimators:
+        raise ValueError(f"{source}: estimators must be \"all\" or a non-empty list of names, got {estimators!r}")
+    if len(set(estimators)) != len(estimators):
+        raise ValueError(f"{source}: estimators are listed twice: {estimators}")
+    for e in estimators:
+        if e in variant_names:
+            continue
+        try:
+            get_estimator(e)
+        except KeyError as exc:  # UnknownEstimatorError: its message lists the installed names
+            raise ValueError(f"{source}: {exc}") from None
+    unused = [v for v in variant_names if v not in estimators]
+    if unused:
+        raise ValueError(f"{source}: variants {unused} are defined but not listed in estimators {estimators}")
+    return estimators
+
+
+def _devices_and_dtypes(data: dict[str, Any], source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``devices`` and ``dtypes`` validated: known names, none twice."""
+    devices = tuple(_strings(data.get("devices", ["cpu"]), f"{source}: devices"))
+    for device in devices:
+        check_device_name(device, f"{source}: devices")
+    dtypes = tuple(_strings(data.get("dtypes", ["float32"]), f"{source}: dtypes"))
+    for t in dtypes:
+        if t not in SWEEP_DTYPES:
+            raise ValueError(f"{source}: {unknown_name_message('dtype', t, list(SWEEP_DTYPES))}")
+    for key, values in (("devices", devices), ("dtypes", dtypes)):
+        if len(set(values)) != len(values):
+            raise ValueError(f"{source}: {key} are listed twice: {list(values)}")
+    return devices, dtypes
 
 
 def check_timeout(value: Any, where: str = "timeout") -> float | None:

@@ -45,10 +45,10 @@ def _device_name(device: str) -> str:
 
 def run_metadata(device: str) -> dict[str, Any]:
     """Versions, device, thread count, commit and time of a measurement."""
-    import vaebench
+    from vaebench.version import __version__
 
     return {
-        "vaebench": vaebench.__version__,
+        "vaebench": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device_name": _device_name(device),

@@ -66,7 +66,7 @@ def estimate(
         L, leapfrog steps per transition (a transition costs L gradient evaluations).
     step_size : float, optional
         One HMC step size for all temperatures; default: per point and temperature from a pilot of
-        four chains adapted to acceptance 0.65, then frozen (`annealing.pilot_step_sizes`), which
+        four chains adapted to acceptance 0.65, then frozen (`hmc.pilot_step_sizes`), which
         keeps the weights unbiased.
     init : {"proposal", "prior"}, optional
         The initial distribution q0; default the proposal where the model has one, else the prior.

@@ -1,4 +1,5 @@
-"""Annealed importance sampling: the path, the HMC kernel, the step-size pilot and the chain loops.
+"""Annealed importance sampling: the path, the schedule, the options and the chain loops (the HMC
+kernel and its step-size pilot are in `vaebench.estimators.hmc`).
 
 Shared by `ais` (forward chains, a stochastic lower bound) and `reverse_ais` (chains started at
 exact posterior samples, a stochastic upper bound); public so that a plug-in can anneal with a
@@ -22,8 +23,8 @@ of the `LatentModel` contract works. A transition costs L gradient evaluations: 
 log density at the end of one transition are reused at the start of the next.
 
 Step sizes are one per data point and temperature. By default they come from a *pilot*: a few
-forward chains (`PILOT_CHAINS`) on a random stream of their own adapt a per-point step size
-towards an acceptance rate of `TARGET_ACCEPTANCE` as β rises, and the step size used at each
+forward chains (`hmc.PILOT_CHAINS`) on a random stream of their own adapt a per-point step size
+towards an acceptance rate of `hmc.TARGET_ACCEPTANCE` as β rises, and the step size used at each
 temperature is then frozen for the real chains. The real chains' kernels thus depend only on the
 pilot's randomness, never on their own states, and each is a valid AIS chain given the schedule:
 the weights stay unbiased (adapting on the chains themselves, as eval_gen does, would not).
@@ -40,7 +41,7 @@ decoder-based generative models. ICLR.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,8 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from vaebench.contract import model_name
-from vaebench.base import Option
+from vaebench.estimators.hmc import ChainState, Transition, hmc_transition, pilot_step_sizes
+from vaebench.options import Option
 from vaebench.ops import chunk_sizes
 from vaebench.sampling import fork_generator, resolve_generator, sample, sample_with_log_prob
 from vaebench.validation import check_positive_int
@@ -60,15 +62,10 @@ __all__ = [
     "LEAPFROG_STEPS",
     "STEP_SIZE",
     "INIT",
-    "PILOT_CHAINS",
-    "TARGET_ACCEPTANCE",
     "schedule",
     "Annealing",
     "make_annealing",
     "AnnealingPath",
-    "ChainState",
-    "hmc_transition",
-    "pilot_step_sizes",
     "forward_log_weights",
     "reverse_log_weights",
     "initial_distribution",
@@ -79,10 +76,6 @@ SCHEDULES = ("sigmoid", "linear")
 # The sigmoid schedule of Grosse et al. (2015) and Wu et al. (2017): β̃_t = σ(δ (2t/T − 1)), rescaled
 # to [0, 1]; it spends more temperatures near both ends, where f_β changes fastest.
 SIGMOID_SHARPNESS = 4.0
-PILOT_CHAINS = 4
-TARGET_ACCEPTANCE = 0.65  # the usual HMC optimum (Neal, 2011; Beskos et al., 2013)
-# log ε moves by this times (acceptance − target) after each pilot transition.
-ADAPT_RATE = 1.0
 # At most this many chains per chunk by default. A chunk keeps autograd's activations for L
 # gradient evaluations at a time, so its rows set the peak memory; with the likelihood's rule alone
 # (at least 2048 rows) a small batch would get 2048 / B chains per chunk and peak memory at K = 10⁴
@@ -150,32 +143,6 @@ def initial_distribution(model: Any, x: Tensor, init: str | None, proposal: Dist
     return model_proposal(model, x, proposal)
 
 
-@dataclass(frozen=True)
-class ChainState:
-    """Chains at one point of the path, ``[k, B, …]``: z, A(z), H(z) and their gradients (detached)."""
-
-    z: Tensor
-    a: Tensor
-    h: Tensor
-    grad_a: Tensor
-    grad_h: Tensor
-
-    def log_density(self, beta: float) -> Tensor:
-        """log f_β(z) (unnormalised)."""
-        return self.a + beta * self.h
-
-    def grad(self, beta: float) -> Tensor:
-        """∇_z log f_β(z)."""
-        return self.grad_a + beta * self.grad_h
-
-    def where(self, keep_new: Tensor, new: "ChainState") -> "ChainState":
-        """Per chain: ``new`` where ``keep_new`` (``[k, B]``) is True, else self."""
-        pick = keep_new.unsqueeze(-1)
-        return ChainState(torch.where(pick, new.z, self.z), torch.where(keep_new, new.a, self.a),
-                          torch.where(keep_new, new.h, self.h), torch.where(pick, new.grad_a, self.grad_a),
-                          torch.where(pick, new.grad_h, self.grad_h))
-
-
 class AnnealingPath:
     """The geometric path log f_β = A + β H from q0 (None: the prior) to p(z | x) for data ``x``.
 
@@ -216,77 +183,11 @@ class AnnealingPath:
             grad_h = torch.autograd.grad(h.sum(), z)[0]
         return ChainState(z.detach(), a.detach(), h.detach(), grad_a, grad_h)
 
-
-Transition = Callable[[AnnealingPath, ChainState, float, Tensor, int, torch.Generator], tuple[ChainState, Tensor]]
-
-
-def hmc_transition(path: AnnealingPath, state: ChainState, beta: float, step_size: Tensor, leapfrog_steps: int,
-                   generator: torch.Generator) -> tuple[ChainState, Tensor]:
-    """One HMC transition leaving f_β invariant: L leapfrog steps of size ``step_size`` (``[B]``,
-    one per data point) with unit mass, then a Metropolis accept/reject.
-
-    Returns the new state and the acceptance probability of each chain ``[k, B]``. A proposal
-    whose energy is NaN or infinite is rejected.
-
-    References
-    ----------
-    Neal, R. M. (2011). MCMC using Hamiltonian dynamics. Handbook of Markov Chain Monte Carlo, ch. 5.
-    """
-    z = state.z
-    eps = step_size.to(z.dtype).unsqueeze(-1)  # [B, 1], broadcast over chains and latent dimensions
-    momentum = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-    log_u = torch.rand(z.shape[:-1], generator=generator, dtype=z.dtype, device=z.device).log()
-    p = momentum + 0.5 * eps * state.grad(beta)
-    new = state
-    for step in range(leapfrog_steps):
-        new = path.evaluate(new.z + eps * p)
-        p = p + (eps if step < leapfrog_steps - 1 else 0.5 * eps) * new.grad(beta)
-    log_ratio = (new.log_density(beta) - 0.5 * (p * p).sum(-1)) - (state.log_density(beta)
-                                                                    - 0.5 * (momentum * momentum).sum(-1))
-    log_ratio = torch.nan_to_num(log_ratio, nan=-math.inf, posinf=-math.inf)  # inf energy ratio: a diverged step
-    accept = log_u < log_ratio
-    return state.where(accept, new), log_ratio.clamp(max=0.0).exp()
-
-
-def _initial_step_size(path: AnnealingPath) -> Tensor:
-    """Half the geometric-mean standard deviation of q0 per data point (0.5 where q0 has no stddev)."""
-    dist = path.q0 if path.q0 is not None else path.model.prior
-    batch = path.x.shape[0]
-    try:
-        sd = dist.stddev.double()
-    except (NotImplementedError, AttributeError):
-        return torch.full((batch,), 0.5, dtype=torch.float64, device=path.x.device)
-    sd = sd.reshape(-1, sd.shape[-1]) if sd.dim() > 0 else sd.reshape(1, 1)
-    scale = sd.clamp_min(1e-12).log().mean(-1).exp()
-    return (0.5 * scale).expand(batch).clone() if scale.numel() == 1 else 0.5 * scale
-
-
-def pilot_step_sizes(path: AnnealingPath, betas: Tensor, leapfrog_steps: int, generator: torch.Generator,
-                     transition: Transition = hmc_transition) -> Tensor:
-    """Per-point step sizes ``[T − 1, B]`` adapted by a pilot run of `PILOT_CHAINS` forward chains.
-
-    Starting from half of q0's scale, after each transition log ε += ADAPT_RATE · (ā − 0.65), ā
-    being the pilot chains' mean acceptance probability at that point. The step size used at each
-    temperature is returned and frozen: the real chains then run with kernels that do not depend on
-    their own randomness, which keeps their weights unbiased.
-    """
-    eps = _initial_step_size(path)
-    sizes = torch.empty((betas.shape[0] - 2, path.x.shape[0]), dtype=torch.float64, device=path.x.device)
-    if sizes.shape[0] == 0:
-        return sizes
-    state = path.evaluate(_draw_initial(path, PILOT_CHAINS, generator)[0])
-    for t in range(1, betas.shape[0] - 1):
-        sizes[t - 1] = eps
-        state, accept = transition(path, state, float(betas[t]), eps, leapfrog_steps, generator)
-        eps = eps * torch.exp(ADAPT_RATE * (accept.double().mean(0) - TARGET_ACCEPTANCE))
-    return sizes
-
-
-def _draw_initial(path: AnnealingPath, chains: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-    """z_0 ~ q0 ``[chains, B, d]`` and log q0(z_0) from the reparameterisation noise (None from the prior)."""
-    if path.q0 is None:
-        return sample(path.model.prior, (chains, path.x.shape[0]), generator), None
-    return sample_with_log_prob(path.q0, (chains,), generator)
+    def draw_initial(self, chains: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """z_0 ~ q0 ``[chains, B, d]`` and log q0(z_0) from the reparameterisation noise (None from the prior)."""
+        if self.q0 is None:
+            return sample(self.model.prior, (chains, self.x.shape[0]), generator), None
+        return sample_with_log_prob(self.q0, (chains,), generator)
 
 
 @dataclass(frozen=True)
@@ -351,7 +252,7 @@ def forward_log_weights(annealing: Annealing, num_chains: int, generator: torch.
     g, sizes = _prepare(annealing, generator)
     deltas = (betas[1:] - betas[:-1]).tolist()
     for k in chunk_sizes(num_chains, annealing.chain_chunk):
-        z, log_q0 = _draw_initial(path, k, g)
+        z, log_q0 = path.draw_initial(k, g)
         log_w = (deltas[0] * path.weight_terms(z, log_q0)).double()
         if len(deltas) == 1:
             yield log_w.to(path.x.dtype)

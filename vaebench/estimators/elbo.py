@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
-from vaebench.base import Estimate, EstimatorSpec, EstimatorTags, Option
+from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
+from vaebench.options import Option
 from vaebench.estimators.streaming import (
     CHUNK_SIZE,
     KEEP_LOG_WEIGHTS,

@@ -23,7 +23,8 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from vaebench.contract import model_name
-from vaebench.base import Estimate, Option
+from vaebench.base import Estimate
+from vaebench.options import Option
 from vaebench.ops import StreamingLogMeanExp, chunk_sizes, pareto_tail_size
 from vaebench.sampling import resolve_generator, sample, sample_with_log_prob
 from vaebench.validation import check_chunk_size, check_proposal

@@ -29,6 +29,7 @@ from vaebench.evaluation.advice import Advice, advise, bdmc_summary
 from vaebench.evaluation.ladder import (EvaluationSettings, replicate_spread, rung_summary, rungs, run_rung,
                                         bdmc_gaps, truth_column)
 from vaebench.evaluation.sources import data_checksum, model_checksum, resolve_data, resolve_model, folder_name
+from vaebench.version import __version__
 from vaebench.validation import check_data
 
 __all__ = ["Evaluation", "EvaluationSettings", "evaluate", "prepare_data", "resolve_data", "resolve_model",
@@ -186,7 +187,7 @@ def evaluate(model: Any, x: Any, *, settings: EvaluationSettings | None = None, 
         "model_sha256": model_sha, "data_sha256": data_sha,
         "points": str(x.shape[0]), "dtype": str(x.dtype).replace("torch.", ""), "device": str(x.device),
         "seed": str(settings.seed), "settings": json.dumps(asdict(settings), default=str),
-        "vaebench": __import__("vaebench").__version__, "torch": torch.__version__,
+        "vaebench": __version__, "torch": torch.__version__,
         "python": platform.python_version(), "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     truth = None

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vaebench.data.subsets import subset_words
+
 __all__ = ["resolve_model", "resolve_data", "model_checksum", "data_checksum", "folder_name"]
 
 _IMPORT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -163,8 +165,10 @@ def resolve_data(spec: str, model: Any, *, points: int | None, data_path: str | 
         split = split or "test"
         x = load(name, split, path=data_path, seed=seed)
         binarization = _BINARIZATION.get(name, "-").format(seed=seed)
+        total = x.shape[0]
         x = x[:points] if points else x
-        return x, {"data": name, "split": split, "binarization": binarization, "points": str(len(x))}
+        return x, {"data": name, "split": split, "binarization": binarization, "points": str(len(x)),
+                   "subset": subset_words(len(x), total, split)}
     path = Path(spec)
     if not path.is_file():
         from vaebench.validation import unknown_name_message
@@ -172,7 +176,8 @@ def resolve_data(spec: str, model: Any, *, points: int | None, data_path: str | 
         raise ValueError(unknown_name_message("data set", spec, list(DATASETS))
                          + " (NAME[:split]), 'simulated', or the path of an existing .npy/.npz/.pt file")
     x = _load_file(path)
+    total = x.shape[0]
     x = x[:points] if points else x
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return x, {"data": str(path), "split": "-", "binarization": "as stored in the file", "file_sha256": digest,
-               "points": str(len(x))}
+               "points": str(len(x)), "subset": subset_words(len(x), total, "file")}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vaebench.base import DeclaresOptions, Option
+from vaebench.options import DeclaresOptions, Option
 
 __all__ = ["ModelSpec", "TRUTH_KINDS", "BUILTIN_MODELS"]
 

@@ -218,6 +218,35 @@ def _render_bdmc_only(payloads: list[dict], out: Path) -> Path:
     return out / "index.html"
 
 
+def _tables(stores: list[ResultStore]) -> tuple[list[dict], list[dict], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Finished records, failures, and the points, cells and summary tables of ``stores`` (the first sets the seed)."""
+    records, failed = [], []
+    for s in stores:  # one pass over each directory's files
+        finished, failures = s.records_and_failures()
+        records += finished
+        failed += failures
+    points, cells = points_table(records), cells_table(records)
+    summary = summarize(points, cells, seed=stores[0].config['seed'])
+    # Which installed estimator (and which T, for annealing) each label of the sweep ran: variants
+    # such as ais-T16 are the same estimator at another option value.
+    ran = {r["cell"]["estimator"]: r.get("estimator") or {"name": r["cell"]["estimator"], "options": {}}
+           for r in records}
+    summary["base_estimator"] = summary["estimator"].map(lambda e: ran[e]["name"])
+    summary["num_steps"] = summary["estimator"].map(lambda e: ran[e]["options"].get("num_steps", np.nan))
+    return records, failed, points, cells, summary
+
+
+def _bdmc_of(stores: list[ResultStore]) -> pd.DataFrame:
+    return bdmc_table([body for s in stores for body in load_bdmc_dir(s.root)])
+
+
+def figure_tables(path: str | Path) -> dict[str, pd.DataFrame]:
+    """The tables the figures draw from (`Figure.source`: summary, points, bdmc) for the results under ``path``."""
+    stores = [ResultStore(results_dir_of(path))]
+    _, _, points, _, summary = _tables(stores)
+    return {"summary": summary, "points": points, "bdmc": _bdmc_of(stores)}
+
+
 def render_report(path: str | Path, out: str | Path | None = None, also: list[str | Path] = ()) -> Path:
     """Render the report of the results under ``path`` (and of the results directories in ``also``,
     e.g. another device's sweep of the same models, shown side by side); returns ``index.html``."""
@@ -237,19 +266,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
             raise ValueError(f"--also {other}: these results are already in the report (each results folder once)")
         seen.add(where)
     stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
-    records, failed = [], []
-    for s in stores:  # one pass over each directory's files
-        finished, failures = s.records_and_failures()
-        records += finished
-        failed += failures
-    points, cells = points_table(records), cells_table(records)
-    summary = summarize(points, cells, seed=store.config['seed'])
-    # Which installed estimator (and which T, for annealing) each label of the sweep ran: variants
-    # such as ais-T16 are the same estimator at another option value.
-    ran = {r["cell"]["estimator"]: r.get("estimator") or {"name": r["cell"]["estimator"], "options": {}}
-           for r in records}
-    summary["base_estimator"] = summary["estimator"].map(lambda e: ran[e]["name"])
-    summary["num_steps"] = summary["estimator"].map(lambda e: ran[e]["options"].get("num_steps", np.nan))
+    records, failed, points, cells, summary = _tables(stores)
     tags = _tags(records)
     verdict = verdicts(summary, tags, points)
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
@@ -257,7 +274,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
     atomic_write_bytes(out / "points.csv.gz", gzip.compress(points.to_csv(index=False).encode(), mtime=0))
     atomic_write_bytes(out / "verdicts.csv", verdict.to_csv(index=False).encode())
 
-    bdmc = bdmc_table([body for s in stores for body in load_bdmc_dir(s.root)])
+    bdmc = _bdmc_of(stores)
     atomic_write_bytes(out / "bdmc.csv", bdmc.to_csv(index=False).encode())
     tables = {"summary": summary, "points": points, "bdmc": bdmc}
     figs = [(f.title, f.draw(tables[f.source], out / f"{f.name}.png"), f.caption) for f in figures.FIGURES]

@@ -53,9 +53,9 @@ def write_reference(path: str | os.PathLike, table: pd.DataFrame, *, command: st
     """Write ``table`` as CSV behind a ``#`` header: the command (default: this process's command
     line), UTC time, ``provenance`` and ``table_sha256`` (of the CSV table as written), which
     `read_reference` verifies."""
-    import vaebench
+    from vaebench.version import __version__
 
-    header = {"generated-by": "vaebench " + vaebench.__version__, "command": command or _command_line(),
+    header = {"generated-by": "vaebench " + __version__, "command": command or _command_line(),
               "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": _torch_version(),
               **provenance}
     return _write(Path(path), header, table.to_csv(index=False))

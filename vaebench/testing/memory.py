@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-__all__ = ["peak_tensor_bytes"]
+__all__ = ["peak_tensor_bytes", "tensor_memory_profile"]
 
 
 def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu") -> int:
@@ -30,6 +30,16 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu")
     NotImplementedError
         The installed torch's profiler does not expose its memory events.
     """
+    return tensor_memory_profile(fn, device)[0]
+
+
+def tensor_memory_profile(fn: Callable[[], Any], device: torch.device | str = "cpu") -> tuple[int, int]:
+    """(peak live tensor bytes of ``fn()``, allocation events recorded to find it).
+
+    On a CPU the profiler keeps every event until the call ends (a few hundred bytes each), so the
+    count says what measuring a larger call would cost: callers scale their calls by it. On CUDA
+    the count is 0 (the allocator keeps the peak itself).
+    """
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -37,7 +47,7 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu")
         before = torch.cuda.memory_allocated(device)
         fn()
         torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - before
+        return torch.cuda.max_memory_allocated(device) - before, 0
     with _without_profiler_banner(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     # kineto_results is not documented API, but it is what key_averages() is built from.
@@ -50,7 +60,7 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu")
     for event in events:
         live += event.nbytes()
         peak = max(peak, live)
-    return peak
+    return peak, len(raw)
 
 
 @contextlib.contextmanager

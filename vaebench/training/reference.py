@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 
 from vaebench.ops import pareto_k
+from vaebench.data.subsets import subset_words
 from vaebench.results.reference_file import untrustworthy, write_reference
 
-__all__ = ["reference_log_marginal", "bdmc_check", "make_reference"]
+__all__ = ["reference_log_marginal", "bdmc_check", "make_reference", "recipe_words"]
 
 
 def reference_log_marginal(model: Any, x: torch.Tensor, num_samples: int, *, seed: int = 0,
@@ -75,14 +76,24 @@ def bdmc_check(model: Any, num_points: int, num_chains: int, *, seed: int = 0, b
     return pd.concat(frames, ignore_index=True)
 
 
-def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 100_000, points: int = 1000,
+def recipe_words(config: Any, payload: dict[str, Any]) -> str:
+    """The training recipe of a checkpoint, in words: objective, K, budget, optimiser, what it ran."""
+    objective = "ELBO" if config.objective == "elbo" else f"IWAE bound, K = {config.num_samples}"
+    history = payload.get("history") or []
+    return (f"{objective}; Adam lr {config.learning_rate:g}, batch {config.batch_size}, at most {config.epochs} epochs, "
+            f"early stopping after {config.patience} without a better validation objective; ran {len(history)} "
+            f"epochs, seed {config.seed}")
+
+
+def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 100_000, points: int | None = None,
                    split: str = "test", epochs: int | None = None, seed: int = 0, data: str | None = None,
                    cache: str | None = None, device: str = "cpu", progress: bool = True,
                    command: str | None = None, estimator: str = "importance", options: dict | None = None,
                    bdmc_points: int = 0) -> tuple[pd.DataFrame, Path]:
-    """Train (or find) a preset, estimate the reference log p(x) of its first ``points`` test points,
-    and write the file; returns the table and the path. The header counts untrustworthy rows and,
-    with ``bdmc_points`` (AIS only), states the BDMC gap on data simulated from the model."""
+    """Train (or find) a preset, estimate the reference log p(x) of every point of ``split`` (or of its
+    first ``points``), and write the file; returns the table and the path. The header names the
+    subset and the training recipe, counts untrustworthy rows and, with ``bdmc_points`` (AIS only),
+    states the BDMC gap on data simulated from the model."""
     from vaebench.data import load
     from vaebench.training.presets import preset_config
     from vaebench.training.trainer import load_or_train
@@ -90,9 +101,12 @@ def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 10
     if bdmc_points and estimator != "ais":
         raise ValueError(f"bdmc_points: the BDMC gap checks an AIS reference (estimator 'ais'), not {estimator!r}")
     config = preset_config(preset, epochs=epochs)
-    model, checkpoint, _ = load_or_train(config, data_path=data, cache=cache, device=device, progress=progress)
+    model, checkpoint, payload = load_or_train(config, data_path=data, cache=cache, device=device, progress=progress)
     model.requires_grad_(False)
-    x = load(config.data, split, path=data)[:points].to(device)
+    full = load(config.data, split, path=data)
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int) or points < 1):
+        raise ValueError(f"points must be an integer >= 1, or None for the whole split; got {points!r}")
+    x = full[:points].to(device)
     table = reference_log_marginal(model, x, num_samples, seed=seed, estimator=estimator, options=options,
                                    progress=progress)
     bad = int(untrustworthy(table).sum())
@@ -111,6 +125,7 @@ def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 10
                         simulated_points=bdmc_points, num_samples=num_samples, seed=seed + 1,
                         **({"options": extra["options"]} if "options" in extra else {}))
     path = write_reference(out, table, command=command, preset=preset, checkpoint=checkpoint.name, split=split,
+                           subset=subset_words(len(x), len(full), split), recipe=recipe_words(config, payload),
                            estimator=estimator, num_samples=num_samples, seed=seed, **extra,
                            untrustworthy_rows=f"{bad} of {len(table)} (ESS < 10 or Pareto k-hat > 0.7)")
     return table, path

@@ -23,8 +23,9 @@ from typing import Any
 import torch
 
 from vaebench.models.vae import VAE, VAEConfig
+from vaebench.training.shipped import shipped_checkpoint
 
-__all__ = ["TrainConfig", "CheckpointError", "cache_dir", "train", "load_or_train", "load_checkpoint"]
+__all__ = ["TrainConfig", "CheckpointError", "cache_dir", "train", "load_or_train", "load_checkpoint", "training_objective"]
 
 # 2: the payload carries the sha256 of its weights (torch's loader does not check the zip's CRCs, so
 # flipped bytes inside tensor data would otherwise load silently).
@@ -52,7 +53,7 @@ class TrainConfig:
         Maximum number of passes over the training set.
     batch_size, learning_rate, seed : as named (Adam).
     patience : int
-        Early stopping: stop after this many epochs without a better validation ELBO.
+        Early stopping: stop after this many epochs without a better validation value of the objective.
     """
 
     data: str
@@ -102,7 +103,9 @@ def _fingerprint(*tensors: torch.Tensor) -> str:
     return h.hexdigest()[:20]
 
 
-def _objective(model: VAE, x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+def training_objective(model: VAE, x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """The mean over ``x`` of the bound being trained: the ELBO, or the IWAE bound with K = ``num_samples``
+    (Burda et al., 2016), one Monte Carlo draw of each from ``generator``."""
     from vaebench.estimators import elbo, importance
 
     estimator = importance if config.objective == "iwae" else elbo
@@ -110,12 +113,12 @@ def _objective(model: VAE, x: torch.Tensor, config: TrainConfig, generator: torc
 
 
 @torch.no_grad()
-def _validation_elbo(model: VAE, x: torch.Tensor, seed: int) -> float:
-    from vaebench.estimators import elbo
-
-    g = torch.Generator().manual_seed(seed)
-    return sum(elbo.estimate(model, chunk, 1, generator=g, keep_log_weights=False).log_px.sum().item()
-               for chunk in x.split(1000)) / x.shape[0]
+def _validation_objective(model: VAE, x: torch.Tensor, config: TrainConfig) -> float:
+    """The training objective on the validation set under a fixed stream: early stopping watches the
+    bound being optimised (an IWAE-trained model's ELBO can fall while its IWAE bound rises)."""
+    g = torch.Generator(device=x.device).manual_seed(config.seed + 3)
+    chunk = max(1, 20000 // config.num_samples)
+    return sum(training_objective(model, part, config, g).item() * part.shape[0] for part in x.split(chunk)) / x.shape[0]
 
 
 def train(
@@ -127,11 +130,11 @@ def train(
     progress: bool = True,
     label: str | None = None,
 ) -> tuple[VAE, list[dict[str, float]]]:
-    """Train a VAE with Adam; keep the parameters with the best validation ELBO (``label`` names the
-    model in progress lines).
+    """Train a VAE with Adam; keep the parameters with the best validation value of the training
+    objective (``label`` names the model in progress lines).
 
     Returns the trained model (float32, on ``device``) and the per-epoch history
-    (train objective, validation ELBO, seconds).
+    (train objective, validation objective, seconds).
     """
     torch.manual_seed(config.seed)  # parameter initialisation
     model = VAE(config.architecture).to(device)
@@ -150,21 +153,21 @@ def train(
         start, total = time.perf_counter(), 0.0
         model.train()
         for idx in torch.randperm(train_x.shape[0], generator=g_shuffle).split(config.batch_size):
-            loss = -_objective(model, train_x[idx.to(device)], config, g_sample)
+            loss = -training_objective(model, train_x[idx.to(device)], config, g_sample)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total -= loss.item() * len(idx)
         model.eval()
-        valid = _validation_elbo(model, valid_x, seed=config.seed + 3)
-        history.append({"epoch": epoch + 1, "train_objective": total / train_x.shape[0], "valid_elbo": valid,
+        valid = _validation_objective(model, valid_x, config)
+        history.append({"epoch": epoch + 1, "train_objective": total / train_x.shape[0], "valid_objective": valid,
                         "seconds": time.perf_counter() - start})
         if bar is not None:
             bar.set_postfix(train=f"{history[-1]['train_objective']:.2f}", valid=f"{valid:.2f}")
             bar.update(1)
         elif progress:
             print(f"[train {label}] epoch {epoch + 1}/{config.epochs}: objective "
-                  f"{history[-1]['train_objective']:.3f}, valid ELBO {valid:.3f}", file=sys.stderr, flush=True)
+                  f"{history[-1]['train_objective']:.3f}, valid {valid:.3f}", file=sys.stderr, flush=True)
         if valid > best:
             best, best_state, stale = valid, copy.deepcopy(model.state_dict()), 0
         else:
@@ -253,7 +256,8 @@ def load_or_train(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> tuple[VAE, Path, dict[str, Any]]:
-    """The trained model for ``config``: from the cache if there, else trained and cached.
+    """The trained model for ``config``: from the cache if there, else from the checkpoints shipped with
+    vaebench (`vaebench.training.shipped`), else trained and cached.
 
     Returns the model, the checkpoint path and the checkpoint's payload (config, history, key).
     """
@@ -265,6 +269,10 @@ def load_or_train(
     if path.exists():
         model, payload = load_checkpoint(path, config, device)
         return model, path, payload
+    shipped = shipped_checkpoint(path.name)  # the same configuration and data, trained and shipped with vaebench
+    if shipped is not None:
+        model, payload = load_checkpoint(shipped, config, device)
+        return model, shipped, payload
     check_cache_writable(path.parent)
     if progress:
         print(f"[train] {config.data} (latent {config.architecture.latent_dim}): no checkpoint in {path.parent}, training "

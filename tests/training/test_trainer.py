@@ -1,0 +1,70 @@
+"""Training: seeded, cached, and checkpoints loaded safely (weights_only, sha256, finite weights, config match)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vaebench.models.vae import VAEConfig
+from vaebench.training.trainer import CheckpointError, TrainConfig, load_checkpoint, load_or_train
+
+TINY = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), epochs=2, batch_size=200)
+
+
+def test_training_improves_the_elbo_and_is_seeded(tmp_path):
+    model, path, payload = load_or_train(TINY, cache=tmp_path / "a", progress=False)
+    history = payload["history"]
+    assert len(history) == 2 and history[-1]["valid_objective"] > history[0]["valid_objective"] - 1.0
+    again, _, _ = load_or_train(TINY, cache=tmp_path / "b", progress=False)  # retrained elsewhere
+    for (k, v), (_, w) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(v, w), f"{k} differs between two trainings with the same seed"
+    iwae, _, _ = load_or_train(TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), objective="iwae", num_samples=5,
+                                           epochs=1, batch_size=200), cache=tmp_path / "a", progress=False)
+    assert iwae.latent_dim == 2
+
+
+def test_checkpoints_are_cached_and_loaded_safely(tmp_path, monkeypatch):
+    _, path, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    assert path.parent == tmp_path and path.suffix == ".pt" and not list(tmp_path.glob(".*.tmp"))
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    model, again, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    assert again == path and calls and all(k.get("weights_only") is True for k in calls)
+
+
+def test_corrupted_or_mismatched_checkpoints_raise(tmp_path, monkeypatch):
+    _, path, _ = load_or_train(TINY, cache=tmp_path, progress=False)
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read .* delete it to train again"):
+        load_or_train(TINY, cache=tmp_path, progress=False)
+    path.write_bytes(good)
+    other = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), epochs=3, batch_size=200)
+    with pytest.raises(CheckpointError, match="was trained with .* but .* was asked for"):
+        load_checkpoint(path, other)
+
+
+def test_flipped_weight_bytes_and_nan_weights_are_refused(tmp_path, monkeypatch):
+    # Issue 11: bytes flipped inside tensor data loaded silently (torch skips the zip CRCs); NaN
+    # weights loaded and failed later. Both are refused at load now, and nothing is retrained over.
+    _, path, payload = load_or_train(TINY, cache=tmp_path, progress=False)
+    monkeypatch.setattr("vaebench.training.trainer.train", lambda *a, **k: pytest.fail("retrained over a checkpoint"))
+    good = path.read_bytes()
+    weights = payload["state_dict"]["decoder.0.weight"].numpy().tobytes()
+    at = good.find(weights[:64])
+    assert at > 0, "the tensor data is stored uncompressed in the zip"
+    flipped = bytearray(good)
+    flipped[at + 10] ^= 0xFF
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="damaged: its weights do not match their sha256"):
+        load_or_train(TINY, cache=tmp_path, progress=False)
+    state = {k: v.clone() for k, v in payload["state_dict"].items()}
+    state["decoder.0.weight"][0, 0] = float("nan")
+    from vaebench.training.trainer import state_digest
+
+    torch.save({**payload, "state_dict": state, "state_sha256": state_digest(state)}, path)
+    with pytest.raises(CheckpointError, match="non-finite weights"):
+        load_or_train(TINY, cache=tmp_path, progress=False)
