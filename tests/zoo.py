@@ -106,6 +106,25 @@ def averages_chunk_estimates(model, x, k, *, generator=None):
     return Estimate(torch.cat(per_chunk).mean(0))
 
 
+# ----------------------------------------------------------------------------- bias-order bugs
+JVI_TAGS = EstimatorTags(consistent=True, needs_proposal=True, exact_at_posterior=True, bias_order=2)
+
+
+def iwae_claiming_second_order(model, x, k, *, generator=None):
+    """The plain IWAE bound (bias −χ²/2K) under the jackknife's claim of a 1/K² bias."""
+    return Estimate(log_mean_exp(_log_weights(model, x, k, generator)))
+
+
+def jackknife_halves_the_correction(model, x, k, *, generator=None):
+    """L_K + (K − 1)/2 · mean_i (L_K − L^(−i)): half the jackknife's correction, so half the 1/K term stays."""
+    from vaebench.estimators.jackknife import leave_one_out_drops
+
+    lw = _log_weights(model, x, k, generator)
+    if k == 1:
+        return Estimate(log_mean_exp(lw))
+    return Estimate((log_mean_exp(lw).double() + (k - 1) / 2 * leave_one_out_drops(lw).mean(0)).to(lw.dtype))
+
+
 def ignores_generator(model, x, k, *, generator=None):
     q = model_proposal(model, x, None)
     z = q.rsample((k,))  # torch.distributions draws from the global stream
@@ -458,6 +477,10 @@ ZOO = [
          "float32 exp() without the max shift: under/overflows for large |log w|"),
     _bug(max_instead_of_log_sum_exp, "check_lower_bound", "max instead of log-sum-exp: biased upward, claims a lower bound"),
     _bug(averages_chunk_estimates, "check_consistent", "averages per-chunk log estimates: bias stops shrinking"),
+    _bug(iwae_claiming_second_order, "check_bias_order", "the IWAE bound claiming the jackknife's 1/K² bias",
+         tags=JVI_TAGS),
+    _bug(jackknife_halves_the_correction, "check_bias_order", "applies half the jackknife correction: a 1/K bias "
+         "remains", tags=JVI_TAGS),
     _bug(ignores_generator, "check_reproducible", "ignores the generator (draws from the global stream)"),
     _bug(mutates_x, "check_does_not_mutate_inputs", "modifies x in place"),
     _bug(always_float32, "check_dtype_and_device", "returns float32 whatever the input dtype"),

@@ -197,6 +197,10 @@ class EstimatorTags:
         log p(x) to rounding, at any K (importance sampling, the ELBO, AIS and reverse AIS started
         from it; not a defensive mixture). Implied by ``importance_weighted`` and
         ``elbo_in_expectation``.
+    bias_order : int or None
+        The bias E[log_px] − log p(x) shrinks at least as fast as 1/K^bias_order once K is
+        moderate: 1 for the IWAE bound (bias ≈ −χ²/2K), 2 for first-order jackknife variational
+        inference (Nowozin, 2018). None claims nothing (the ELBO's bias does not shrink with K).
     """
 
     unbiased_in_p: bool = False
@@ -211,11 +215,17 @@ class EstimatorTags:
     elbo_in_expectation: bool = False
     bounded_memory: bool = False
     exact_at_posterior: bool = False
+    bias_order: int | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
+            if f.name == "bias_order":
+                continue
             if not isinstance(getattr(self, f.name), bool):
                 raise TypeError(f"EstimatorTags.{f.name} must be a bool, got {getattr(self, f.name)!r}")
+        order = self.bias_order
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or order < 1):
+            raise TypeError(f"EstimatorTags.bias_order must be an integer >= 1 or None, got {order!r}")
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")

@@ -22,7 +22,8 @@ __all__ = ["main"]
 
 
 def _claims(tags: EstimatorTags) -> str:
-    on = [f.name for f in fields(tags) if getattr(tags, f.name) and f.name != "stochastic"]
+    on = [f.name if f.name != "bias_order" else f"bias O(1/K^{tags.bias_order})" for f in fields(tags)
+          if getattr(tags, f.name) and f.name != "stochastic"]
     return ", ".join(on) or "-"
 
 

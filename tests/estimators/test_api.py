@@ -38,7 +38,7 @@ def test_same_seed_same_numbers(small_model, name):
     x = small_model.sample(5, generator=torch.Generator().manual_seed(0))
     run = lambda seed: get_estimator(name)(small_model, x, 50, generator=torch.Generator().manual_seed(seed))  # noqa: E731
     a, b, c = run(1), run(1), run(2)
-    assert torch.equal(a.log_px, b.log_px) and torch.equal(a.log_weights, b.log_weights)
+    assert torch.equal(a.log_px, b.log_px) and (a.log_weights is None or torch.equal(a.log_weights, b.log_weights))
     assert not torch.equal(a.log_px, c.log_px)
 
 
@@ -55,6 +55,9 @@ def test_spec_call_builds_no_autograd_graph(name):
     raw = spec.estimate(vae, x, 20, generator=torch.Generator().manual_seed(1))
     raw.log_px.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in vae.decoder.parameters())
+
+    if not spec.tags.bounded_memory:
+        return  # the memory claim below is that of streaming estimators (the jackknife holds all K weights)
 
     def peak(k):  # chunks of 50 samples, so that both K span many chunks
         g = torch.Generator().manual_seed(2)
@@ -110,7 +113,7 @@ def test_output_follows_dtype_and_device_of_x(device, small_model, name, dtype):
     est = get_estimator(name)(model, x, 16, generator=torch.Generator().manual_seed(0))
     assert isinstance(est, Estimate) and est.num_samples == 16
     assert est.log_px.shape == (6,) and est.log_px.dtype == dtype and est.log_px.device.type == device
-    assert est.log_weights.shape == (16, 6) and est.log_weights.dtype == dtype
+    assert est.log_weights is None or (est.log_weights.shape == (16, 6) and est.log_weights.dtype == dtype)
     assert torch.isfinite(est.log_px).all() and (est.stderr >= 0).all()
     if name != "elbo":
         assert ((est.ess >= 1 - 1e-4) & (est.ess <= 16 + 1e-3)).all()
@@ -141,7 +144,7 @@ def test_float32_and_float64_agree_in_distribution(small_model, name):
 
 def test_keep_log_weights_false_returns_none_and_same_estimate(small_model):
     x = small_model.sample(4, generator=torch.Generator().manual_seed(0))
-    for name in NAMES:
+    for name in [n for n in NAMES if get_estimator(n).option("keep_log_weights") is not None]:
         a = get_estimator(name)(small_model, x, 40, generator=torch.Generator().manual_seed(1))
         b = get_estimator(name)(small_model, x, 40, generator=torch.Generator().manual_seed(1), keep_log_weights=False)
         assert b.log_weights is None and torch.equal(a.log_px, b.log_px)

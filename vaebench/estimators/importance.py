@@ -74,7 +74,7 @@ SPEC = EstimatorSpec(
     estimate=estimate,
     tags=EstimatorTags(
         unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, importance_weighted=True,
-        bounded_memory=True,
+        bounded_memory=True, bias_order=1,
     ),
     description="Importance sampling from q(z|x) (the encoder or proposal=); log of it is the IWAE bound",
     options=(PROPOSAL, CHUNK_SIZE, KEEP_LOG_WEIGHTS),

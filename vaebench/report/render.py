@@ -168,8 +168,9 @@ _BDMC_TEXT = ("Forward AIS from q(z|x) and reverse AIS from the latents that gen
 def _real_text(header: dict) -> str:
     if "integrity_error" in header:
         return f"Rejected: {header['integrity_error']}."
+    subset = header.get("subset", "test points (subset not stated in the file)")
     return (f"Per test point, the AIS reference minus each estimate (positive: the estimate is below it), on "
-            f"{header.get('checkpoint', 'the shipped checkpoint')}; the reference's own BDMC gap on data simulated "
+            f"{subset}, under {header.get('checkpoint', 'the shipped checkpoint')}; the reference's own BDMC gap on data simulated "
             f"from the model: {header.get('bdmc_gap_of_reference', 'not measured')}. Shipped in benchmarks/ground_truth/ "
             "(made by benchmarks/mnist_vs_ais.py) and copied into this run's results/references/.")
 

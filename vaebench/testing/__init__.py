@@ -39,6 +39,7 @@ from vaebench.testing.scale import (
     check_weights_explain_the_variance,
 )
 from vaebench.testing.claim_checks import (
+    check_bias_order,
     check_consistent,
     check_elbo_gap_is_kl,
     check_lower_bound,
@@ -58,6 +59,7 @@ __all__ = [
     "check_calls_in_sequence",
     "check_chunk_size_option",
     "check_claims_under_every_option_value",
+    "check_bias_order",
     "check_consistent",
     "check_does_not_mutate_inputs",
     "check_dtype_and_device",

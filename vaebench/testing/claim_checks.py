@@ -29,6 +29,7 @@ __all__ = [
     "check_lower_bound",
     "check_upper_bound",
     "check_consistent",
+    "check_bias_order",
     "check_elbo_gap_is_kl",
     "check_variance_is_chi_square_over_k",
     "check_single_point_batch",
@@ -214,6 +215,43 @@ def check_variance_is_chi_square_over_k(spec: EstimatorSpec, random_state: int |
             f"K·Var[p̂/p] = {k * var[i].item():.4g} but χ² = {chi2[i].item():.4g} (z = {z:.1f}) at K = {k} on "
             f"{rows.name}, point {i}: not K independent importance weights from q"), scale=rows.log_px)
     return zt.result("K·Var[p̂/p] = χ² within 5σ")
+
+
+# check_bias_order: K and 4K, the replicates per point, and the slack on the claimed rate (room for
+# the next order's term at moderate K: a true order-p bias falls 4^p-fold, at least 4^p / 1.5 is asked).
+BIAS_ORDER_K = 4
+BIAS_ORDER_REPLICATES = 50_000
+BIAS_ORDER_SLACK = 1.5
+
+
+def check_bias_order(spec: EstimatorSpec, random_state: int | None = None) -> CheckResult:
+    """The bias falls from K = 4 to K = 16 at least (16/4)^p / 1.5-fold for the claimed order p
+    (`EstimatorTags.bias_order`), on four problems' light points with different priors, likelihoods
+    and proposals. One-sided z-tests (≤ 12), with R = 50000 replicates per point:
+
+        z = (|b̂(16)| − 1.5 · 4^(−p) · |b̂(4)|) / sqrt(se₁₆² + (1.5 · 4^(−p) · se₄)²).
+
+    An IWAE-type estimator (bias ≈ −χ²/2K) that claims p = 2 leaves |b(16)| = b(4)/4, not b(4)/16, and
+    fails; an estimator whose error does not shrink (the ELBO) fails any p. Where b(4) is within noise,
+    the test asks only that b(16) be within noise too.
+    """
+    order = spec.tags.bias_order
+    zt = ZTests("check_bias_order")
+    small, large = BIAS_ORDER_K, 4 * BIAS_ORDER_K
+    ratio = BIAS_ORDER_SLACK * (small / large) ** order
+    for name in ("2d-wide-q", "2d-shifted-q", "3d-mean-field-q", "2d-affine-prior"):
+        prob = problem(name)
+        rows = light(prob, prob.truth_for(spec))
+        if rows is None:
+            continue
+        (m1, s1), (m2, s2) = (mean_and_se(errors(spec, rows, k, BIAS_ORDER_REPLICATES,
+                                                 generator(random_state, zt.name, name, k))) for k in (small, large))
+        z = torch.clamp((m2.abs() - ratio * m1.abs()) / torch.sqrt(s2**2 + (ratio * s1) ** 2), min=0)
+        zt.add_z(z, lambda i, zi, m1=m1, m2=m2, rows=rows: (
+            f"claims a bias of order 1/K^{order} but it goes from {m1[i].item():+.4g} at K = {small} to "
+            f"{m2[i].item():+.4g} at K = {large} on {rows.name}, point {i} (z = {zi:.1f}): a 1/K^{order} bias "
+            f"would fall {(large / small) ** order:g}-fold"))
+    return zt.result(f"the bias falls at the claimed 1/K^{order} rate from K = {small} to {large}")
 
 
 def check_single_point_batch(spec: EstimatorSpec, random_state: int | None = None) -> CheckResult:

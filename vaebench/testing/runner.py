@@ -56,6 +56,8 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
         yield claim_checks.check_upper_bound
     if tags.consistent:
         yield claim_checks.check_consistent
+    if tags.bias_order is not None:
+        yield claim_checks.check_bias_order
     if tags.elbo_in_expectation:
         yield claim_checks.check_elbo_gap_is_kl
     if tags.importance_weighted:
