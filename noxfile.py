@@ -74,7 +74,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (all but the `slow` tests) with the example plug-in installed, then the plug-in's own tests."""
     _test_environment(session)
     session.run("pytest", *_workers(session.posargs), *session.posargs)
-    session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *_workers(session.posargs),
+                *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -82,6 +82,7 @@ def test_report_rerenders_from_saved_results(tmp_path):
     assert (tmp_path / "run" / "summary.csv").read_text() == first
 
 
+@pytest.mark.slow  # 25-60 s: runs in `nox -s kit` (CI's second step)
 def test_sigkill_mid_sweep_then_resume(tmp_path):
     """Kill the sweep process with SIGKILL while it writes cells; re-running finishes the grid
     without redoing finished cells, and a damaged cell file is detected and redone."""
@@ -138,6 +139,7 @@ def _by_cell(store: ResultStore) -> dict[str, list[float]]:
     return {json.dumps(r["cell"], sort_keys=True): r["log_px"] for r in store.records()}
 
 
+@pytest.mark.slow  # 25-60 s: runs in `nox -s kit` (CI's second step)
 def test_process_pool_gives_identical_results(tmp_path):
     config = load_config(tiny_config(tmp_path))
     serial = run_sweep(config, tmp_path / "serial", quiet=True)
@@ -149,6 +151,7 @@ def test_process_pool_gives_identical_results(tmp_path):
     assert _by_cell(pooled) == _by_cell(serial)
 
 
+@pytest.mark.slow  # 40 s: runs in `nox -s kit` (CI's second step)
 def test_dask_local_cluster_gives_identical_results(tmp_path):
     distributed = pytest.importorskip("dask.distributed", reason="needs vaebench[distributed]")
     config = load_config(tiny_config(tmp_path))
@@ -244,6 +247,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.slow  # 40 s: runs in `nox -s kit` (CI's second step)
 def test_sigkill_of_a_two_worker_sweep_leaves_no_orphans_and_a_second_sweep_is_refused(tmp_path):
     import os
     import signal

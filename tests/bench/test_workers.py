@@ -33,6 +33,7 @@ def _marked(mark: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # 30 s under deliberate load: runs in `nox -s kit` (CI's second step)
 def test_a_sweep_killed_while_its_workers_start_under_load_leaves_no_process(tmp_path):
     """SIGKILL the sweep the moment its workers exist, while two busy loops load both cores: a worker
     then is still starting (importing torch takes seconds under load), the window in which a

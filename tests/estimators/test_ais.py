@@ -79,6 +79,7 @@ def trained_2d(tmp_path_factory):
     return QuadratureGroundTruth(vae.requires_grad_(False).double(), tol=1e-6)
 
 
+@pytest.mark.slow  # 25-60 s: runs in `nox -s kit` (CI's second step)
 def test_sandwich_on_a_trained_vae_against_quadrature(trained_2d):
     """On 300 points simulated from the VAE with their latents (exact posterior samples),
     mean(lower − log p) ≤ 0 ≤ mean(upper − log p) over points, one-sided 5σ with the SE across

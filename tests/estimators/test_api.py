@@ -283,6 +283,7 @@ def test_plugin_that_raises_is_wrapped_with_its_name(small_model, x3):
         EstimatorSpec("boom", boom)(small_model, x3, 5)
 
 
+@pytest.mark.slow  # 15-25 s each: runs in `nox -s kit` (CI's second step)
 @pytest.mark.parametrize("name", ["importance", "elbo"])
 def test_float32_is_exact_at_large_k_and_large_log_p(name):
     # Issue 9's target: log p ≈ -3e4, K = 2e5 in chunks of 8, float32: error < 1e-2 nats (a float32

@@ -50,6 +50,7 @@ def test_headline_and_advice_are_right_where_the_truth_is_known(tmp_path):
     assert "log p(x) = " in advice.headline and "bits/dim" in advice.headline and "BDMC gap" in advice.headline
 
 
+@pytest.mark.slow  # 25-60 s: runs in `nox -s kit` (CI's second step)
 def test_stderr_trust_follows_the_weights():
     """A narrow encoder (heavy-tailed weights) makes importance's stderr untrustworthy; the exact posterior does not."""
     narrow, x = _model_and_data(encoder_scale=0.45)
