@@ -71,18 +71,19 @@ def _test_environment(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (all but the `slow` tests) with the example plug-in installed, then the plug-in's own tests."""
+    """Run the test suite (all but the `slow` tests) with the example plug-in installed."""
     _test_environment(session)
     session.run("pytest", *_workers(session.posargs), *session.posargs)
-    session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *_workers(session.posargs),
-                *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def kit(session: nox.Session) -> None:
-    """Run the `slow` tests: the whole conformance kit on the annealing estimators, their zoo, the long statistics."""
+    """Run the `slow` tests (the whole kit on the annealing estimators, their zoo, the long statistics and
+    sweeps), then the example plug-in's own tests (the kit as a plug-in runs it in its pytest)."""
     _test_environment(session)
     session.run("pytest", "-m", "slow", *_workers(session.posargs), *session.posargs)
+    session.run("pytest", f"{EXAMPLE_PLUGIN}/tests", "-p", "no:cacheprovider", *_workers(session.posargs),
+                *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
