@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
+from vaebench.ops import effective_sample_size
 from vaebench.estimators.streaming import CHUNK_SIZE, PROPOSAL, importance_estimate, log_weight_chunks, model_proposal
 
 __all__ = ["estimate", "leave_one_out_drops", "SPEC"]
@@ -98,7 +99,7 @@ def estimate(
     # K L_K − (K − 1) mean_i L^(−i) = L_K + (K − 1) mean_i d_i, with d_i = L_K − L^(−i).
     jvi = full + (k - 1) * drops.mean(0)
     stderr = torch.sqrt((k - 1) / k * ((drops - drops.mean(0)) ** 2).sum(0))
-    ess = 1.0 / (torch.softmax(w64, 0) ** 2).sum(0)
+    ess = effective_sample_size(w64)
     return Estimate(jvi.to(log_w.dtype), ess=ess.to(log_w.dtype), stderr=stderr.to(log_w.dtype), num_samples=k)
 
 

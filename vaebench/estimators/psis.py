@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -11,7 +10,7 @@ from torch.distributions import Distribution
 
 from vaebench.base import Estimate, EstimatorSpec, EstimatorTags
 from vaebench.estimators.streaming import CHUNK_SIZE, PROPOSAL, log_weight_chunks, model_proposal
-from vaebench.ops import generalized_pareto_fit, pareto_tail_size
+from vaebench.ops import StreamingLogMeanExp, generalized_pareto_fit, pareto_tail_size
 
 __all__ = ["estimate", "smooth_log_weights", "SPEC"]
 
@@ -90,14 +89,12 @@ def estimate(
     log_w = torch.cat(list(log_weight_chunks(model, x, num_samples, proposal=q, generator=generator,
                                              chunk_size=chunk_size)), 0)
     k = log_w.shape[0]
-    smoothed = smooth_log_weights(log_w)
-    lse, lse2 = torch.logsumexp(smoothed, 0), torch.logsumexp(2 * smoothed, 0)
-    ess = torch.exp(2 * lse - lse2)
-    stderr = torch.sqrt((k / ess - 1).clamp_min(0) / k)
+    # The reduction of importance sampling (log mean, Kish ESS, delta-method SE), over the smoothed weights.
+    acc = StreamingLogMeanExp()
+    acc.update(smooth_log_weights(log_w))
     tail = torch.topk(log_w.double(), min(k, pareto_tail_size(k) + 1), dim=0).values
-    return Estimate((lse - math.log(k)).to(log_w.dtype), ess=ess.to(log_w.dtype), stderr=stderr.to(log_w.dtype),
+    return Estimate(acc.log_mean().to(log_w.dtype), ess=acc.ess().to(log_w.dtype), stderr=acc.stderr().to(log_w.dtype),
                     num_samples=k, log_weight_tail=tail)
-
 
 SPEC = EstimatorSpec(
     name="psis",
