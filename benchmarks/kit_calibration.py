@@ -24,7 +24,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 STATISTICAL = [
     "check_single_point_batch", "check_unbiased_in_p", "check_lower_bound", "check_upper_bound", "check_consistent",
-    "check_bias_order",
+    "check_bias_order", "check_unbiased_in_log_p", "check_upper_bound_in_limit",
     "check_elbo_gap_is_kl", "check_variance_is_chi_square_over_k", "check_large_k",
     "check_weights_explain_the_variance", "check_float32_accumulation_at_large_k", "check_stderr_calibrated",
     "check_proposal_option", "check_chunk_size_option", "check_claims_under_every_option_value",

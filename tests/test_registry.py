@@ -114,6 +114,7 @@ def test_unknown_name_error_lists_and_suggests():
         (dict(name="My IS", estimate=importance.estimate), ValueError, "lower-case identifier"),
         (dict(name="ok", estimate=42), TypeError, "estimate must be callable"),
         (dict(name="ok", estimate=importance.estimate, tags={"lower_bound": True}), TypeError, "tags must be"),
+        (dict(name="ok", estimate=importance.estimate, caution=None), TypeError, "caution must be a str"),
     ],
 )
 def test_spec_validates_its_fields(kwargs, error, match):
@@ -124,6 +125,15 @@ def test_spec_validates_its_fields(kwargs, error, match):
 def test_tags_must_be_booleans():
     with pytest.raises(TypeError, match="EstimatorTags.lower_bound must be a bool"):
         EstimatorTags(lower_bound="yes")
+
+
+@pytest.mark.parametrize("claims", [dict(unbiased_in_log_p=True, lower_bound=True),
+                                    dict(unbiased_in_log_p=True, upper_bound=True),
+                                    dict(lower_bound=True, upper_bound=True),
+                                    dict(lower_bound=True, upper_bound_in_limit=True)])
+def test_contradictory_claims_are_refused(claims):
+    with pytest.raises(ValueError, match="EstimatorTags"):
+        EstimatorTags(**claims)
 
 
 def test_model_plugins_load_and_broken_ones_are_skipped(monkeypatch):

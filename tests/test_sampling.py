@@ -111,3 +111,30 @@ def test_sample_with_log_prob_matches_torch_and_scipy(family):
     else:
         ref = [st.t(4.0, loc[b].numpy()).logpdf(z[:, b].numpy()).sum(-1) for b in range(4)]
     assert np.allclose(np.stack(ref, 1), log_q.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("family", ["independent-normal", "mvn", "mvn-broadcast-scale"])
+def test_restrict_rows_keeps_the_chosen_points_of_the_batch(family):
+    """The restricted distribution's mean, covariance and log density are those of the chosen rows of the whole."""
+    from vaebench.sampling import restrict_rows
+
+    g = torch.Generator().manual_seed(0)
+    loc = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    if family == "independent-normal":
+        dist = Independent(Normal(loc, torch.rand(6, 3, generator=g, dtype=torch.float64) + 0.1), 1)
+    else:
+        a = torch.randn(6 if family == "mvn" else 1, 3, 3, generator=g, dtype=torch.float64)
+        dist = MultivariateNormal(loc, scale_tril=torch.linalg.cholesky(a @ a.mT + 0.5 * torch.eye(3)).expand(6, 3, 3))
+    rows = torch.tensor([4, 1, 5])
+    sub = restrict_rows(dist, rows)
+    z = torch.randn(2, 6, 3, generator=g, dtype=torch.float64)
+    assert sub.batch_shape == (3,) and sub.event_shape == (3,)
+    assert torch.allclose(sub.mean, dist.mean[rows])
+    assert torch.allclose(sub.log_prob(z[:, rows]), dist.log_prob(z)[:, rows])
+
+
+def test_restrict_rows_declines_other_families():
+    from vaebench.sampling import restrict_rows
+
+    assert restrict_rows(Gamma(torch.ones(4), torch.ones(4)), torch.tensor([0, 2])) is None
+    assert restrict_rows(Normal(torch.zeros(()), torch.ones(())), torch.tensor([0])) is None

@@ -7,6 +7,7 @@ the bug itself.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from vaebench import Estimate, EstimatorSpec, EstimatorTags, Option
 from vaebench.estimators import annealing, hmc
+from vaebench.estimators.posterior_draws import POSTERIOR_DRAWS
 from vaebench.estimators.reverse_ais import POSTERIOR_SAMPLES
 from vaebench.estimators.streaming import (
     CHUNK_SIZE,
@@ -123,6 +125,91 @@ def jackknife_halves_the_correction(model, x, k, *, generator=None):
     if k == 1:
         return Estimate(log_mean_exp(lw))
     return Estimate((log_mean_exp(lw).double() + (k - 1) / 2 * leave_one_out_drops(lw).mean(0)).to(lw.dtype))
+
+
+# ----------------------------------------------------------------------------- unbiased-in-log-p bugs
+SUMO_TAGS = EstimatorTags(unbiased_in_log_p=True, consistent=True, needs_proposal=True, exact_at_posterior=True,
+                          bounded_memory=True)
+
+
+def _roulette(model, x, k, generator, survival_of):
+    from vaebench.estimators import sumo
+
+    q = model_proposal(model, x, None)
+    g = resolve_generator(generator, x.device)
+    extra = sumo.draw_extra_terms(x.shape[0], k, 1.5, g, x.device)
+    value = sumo.roulette_series(model, x, k, extra, survival_of, proposal=q, encoder=True, generator=g)
+    return Estimate(value.to(x.dtype), num_samples=k)
+
+
+def iwae_claiming_unbiased_log_p(model, x, k, *, generator=None):
+    """The plain IWAE bound (bias −χ²/2K) under SUMO's claim E[log p̂] = log p."""
+    return Estimate(log_mean_exp(_log_weights(model, x, k, generator)))
+
+
+def roulette_without_reweighting(model, x, k, *, generator=None):
+    """SUMO's series cut at the random J but its terms not divided by P(J >= j): E = E[L_{K+J}] < log p."""
+    return _roulette(model, x, k, generator, lambda j: torch.ones_like(j, dtype=torch.float64))
+
+
+def roulette_survival_off_by_one(model, x, k, *, generator=None):
+    """Divides the j-th term by P(J > j) = P(J >= j + 1) instead of P(J >= j): over-corrects."""
+    from vaebench.estimators import sumo
+
+    return _roulette(model, x, k, generator, lambda j: sumo.survival(j + 1, k, 1.5))
+
+
+# ----------------------------------------------------------------------------- bounds in the limit, posterior draws
+CUBO_TAGS = EstimatorTags(upper_bound_in_limit=True, needs_proposal=True, exact_at_posterior=True, bounded_memory=True)
+
+
+def cubo_claiming_every_k(model, x, k, *, generator=None):
+    """CUBO_2 (biased low at finite K; the ELBO at K = 1) claiming an upper bound at every K."""
+    from vaebench.estimators import cubo
+
+    return cubo.estimate(model, x, k, generator=generator)
+
+
+def renyi_claiming_upper_in_limit(model, x, k, *, generator=None):
+    """The Rényi bound at α = 0.5 (limit log p − D_α < log p) claiming CUBO's upper bound in the limit."""
+    from vaebench.estimators import renyi
+
+    return renyi.estimate(model, x, k, generator=generator, alpha=0.5)
+
+
+def elbo_claiming_upper_in_limit(model, x, k, *, generator=None):
+    """The ELBO (limit ELBO < log p) claiming an upper bound in the limit."""
+    from vaebench.estimators import elbo
+
+    return elbo.estimate(model, x, k, generator=generator)
+
+
+HM_TAGS = EstimatorTags(upper_bound=True, needs_exact_posterior=True)
+
+
+def harmonic_mean_over_prior_draws(model, x, k, *, generator=None, posterior_samples=None):
+    """The harmonic mean over prior draws instead of the posterior draws it is given."""
+    z = sample(model.prior, (k, x.shape[0]), resolve_generator(generator, x.device))
+    return Estimate(-log_mean_exp(-model.log_likelihood(x, z)))
+
+
+def eubo_over_encoder_draws(model, x, k, *, generator=None, posterior_samples=None):
+    """The mean log weight over encoder draws (the ELBO) instead of posterior draws, claiming the EUBO's bound."""
+    return Estimate(_log_weights(model, x, k, generator).mean(0))
+
+
+SMC_TAGS = EstimatorTags(unbiased_in_p=True, lower_bound=True, consistent=True, needs_proposal=True, needs_grad=True,
+                         exact_at_posterior=True)
+
+
+def smc_resamples_by_squared_weights(model, x, k, *, generator=None):
+    """Tempered SMC whose resampling draws ancestors in proportion to w² (a doubled log weight), not w."""
+    from vaebench.estimators import smc
+
+    ann = annealing.make_annealing(model, x, num_steps=4, schedule_kind="sigmoid", leapfrog_steps=2, step_size=None,
+                                   init=None, proposal=None, chunk_size=None)
+    log_z = smc.particle_filter(ann, k, generator, resample=lambda lw, g: smc.multinomial_resample(2 * lw, g))
+    return Estimate(log_z.to(x.dtype), num_samples=k)
 
 
 def ignores_generator(model, x, k, *, generator=None):
@@ -347,7 +434,7 @@ def ais_without_metropolis(model, x, k, *, generator=None):
 
 def ais_increment_after_transition(model, x, k, *, generator=None):
     ann = _annealing(model, x)
-    g, sizes = annealing._prepare(ann, generator)
+    g, sizes = annealing.prepare_chains(ann, generator)
     z, _ = ann.path.draw_initial(k, g)
     state, log_w = ann.path.evaluate(z), 0.0
     betas = ann.betas.tolist()
@@ -481,6 +568,24 @@ ZOO = [
          tags=JVI_TAGS),
     _bug(jackknife_halves_the_correction, "check_bias_order", "applies half the jackknife correction: a 1/K bias "
          "remains", tags=JVI_TAGS),
+    _bug(iwae_claiming_unbiased_log_p, "check_unbiased_in_log_p", "the IWAE bound claiming SUMO's E[log p̂] = log p",
+         tags=SUMO_TAGS),
+    _bug(roulette_without_reweighting, "check_unbiased_in_log_p",
+         "Russian roulette whose terms are not reweighted by 1/P(J >= j)", tags=SUMO_TAGS),
+    _bug(roulette_survival_off_by_one, "check_unbiased_in_log_p", "reweights term j by 1/P(J >= j + 1)",
+         tags=SUMO_TAGS),
+    _bug(cubo_claiming_every_k, "check_upper_bound", "CUBO claiming an upper bound at every K (it holds only in "
+         "the limit)", tags=dataclasses.replace(CUBO_TAGS, upper_bound=True)),
+    _bug(renyi_claiming_upper_in_limit, "check_upper_bound_in_limit", "the Rényi bound at α = 0.5 claiming an "
+         "upper bound in the limit", tags=CUBO_TAGS),
+    _bug(elbo_claiming_upper_in_limit, "check_upper_bound_in_limit", "the ELBO claiming an upper bound in the limit",
+         tags=CUBO_TAGS),
+    _bug(harmonic_mean_over_prior_draws, "check_upper_bound", "harmonic mean over prior draws, not posterior ones",
+         tags=HM_TAGS, options=(POSTERIOR_DRAWS,)),
+    _bug(eubo_over_encoder_draws, "check_upper_bound", "EUBO over encoder draws (the ELBO)",
+         tags=dataclasses.replace(HM_TAGS, needs_proposal=True), options=(POSTERIOR_DRAWS,)),
+    _bug(smc_resamples_by_squared_weights, "check_unbiased_in_p", "SMC resampling in proportion to w² instead of w",
+         tags=SMC_TAGS),
     _bug(ignores_generator, "check_reproducible", "ignores the generator (draws from the global stream)"),
     _bug(mutates_x, "check_does_not_mutate_inputs", "modifies x in place"),
     _bug(always_float32, "check_dtype_and_device", "returns float32 whatever the input dtype"),

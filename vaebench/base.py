@@ -167,12 +167,22 @@ class EstimatorTags:
     ----------
     unbiased_in_p : bool
         E[exp(log_px)] = p(x) exactly, for every K.
+    unbiased_in_log_p : bool
+        E[log_px] = log p(x) exactly, for every K (SUMO, Luo et al. 2020). Then neither bound holds
+        strictly and the bias is zero at every order.
     lower_bound : bool
         E[log_px] <= log p(x) for every K.
     upper_bound : bool
         E[log_px] >= log p(x) for every K.
+    upper_bound_in_limit : bool
+        lim_{K→∞} E[log_px] >= log p(x), while at finite K the estimate may fall below log p(x):
+        the Monte Carlo estimates of the χ upper bound (CUBO, Dieng et al. 2017) and of the Rényi
+        bounds with α < 0 (Li & Turner 2016) are biased low, so they bound log p(x) from above only
+        in the limit. Implied by ``upper_bound`` (a bound at every K).
     consistent : bool
-        log_px -> log p(x) in probability as K -> infinity.
+        log_px -> log p(x) in probability as K -> infinity, at a usable rate: the kit checks that the
+        MSE and the bias both fall at least 4x from K = 16 to 1024 (an estimator that converges
+        slower than that, like the harmonic mean, should not claim it).
     needs_proposal : bool
         Uses q(z|x): the model's ``proposal(x)`` or a ``proposal=`` option.
     needs_grad : bool
@@ -204,8 +214,10 @@ class EstimatorTags:
     """
 
     unbiased_in_p: bool = False
+    unbiased_in_log_p: bool = False
     lower_bound: bool = False
     upper_bound: bool = False
+    upper_bound_in_limit: bool = False
     consistent: bool = False
     needs_proposal: bool = False
     needs_grad: bool = False
@@ -226,6 +238,12 @@ class EstimatorTags:
         order = self.bias_order
         if order is not None and (isinstance(order, bool) or not isinstance(order, int) or order < 1):
             raise TypeError(f"EstimatorTags.bias_order must be an integer >= 1 or None, got {order!r}")
+        if self.unbiased_in_log_p and (self.lower_bound or self.upper_bound):
+            raise ValueError("EstimatorTags: unbiased_in_log_p contradicts lower_bound and upper_bound (a bound that "
+                             "is met with equality in expectation at every K is claimed by unbiased_in_log_p alone)")
+        if self.lower_bound and (self.upper_bound or self.upper_bound_in_limit):
+            raise ValueError("EstimatorTags: lower_bound with upper_bound or upper_bound_in_limit claims E[log_px] = "
+                             "log p(x); claim unbiased_in_log_p for that")
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
@@ -256,6 +274,9 @@ class EstimatorSpec(DeclaresOptions):
     options : tuple of Option
         The keyword options the estimator accepts (default none). Anything else passed to the
         spec is refused with the list of declared options.
+    caution : str
+        A warning every report prints beside this estimator's numbers (e.g. the harmonic mean's
+        infinite variance); empty for none.
     kit_options : mapping, optional
         Declared options the conformance kit passes on every call unless a check sets them itself:
         a cheap configuration for an expensive estimator (AIS runs the kit at T = 4). The claims
@@ -270,6 +291,7 @@ class EstimatorSpec(DeclaresOptions):
     description: str = ""
     options: tuple[Option, ...] = ()
     kit_options: Any = ()
+    caution: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -280,6 +302,8 @@ class EstimatorSpec(DeclaresOptions):
             raise TypeError(f"EstimatorSpec {self.name!r}: estimate must be callable, got {self.estimate!r}")
         if not isinstance(self.tags, EstimatorTags):
             raise TypeError(f"EstimatorSpec {self.name!r}: tags must be an EstimatorTags, got {self.tags!r}")
+        if not isinstance(self.caution, str):
+            raise TypeError(f"EstimatorSpec {self.name!r}: caution must be a str, got {self.caution!r}")
         object.__setattr__(self, "options", tuple(self.options))
         if not all(isinstance(o, Option) for o in self.options):
             raise TypeError(f"EstimatorSpec {self.name!r}: options must be vaebench.Option objects")

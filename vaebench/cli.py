@@ -39,7 +39,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     specs = list_estimators()
     if args.json:
         rows = [
-            {"name": n, "package": _origin(s), "description": s.description, "tags": asdict(s.tags),
+            {"name": n, "package": _origin(s), "description": s.description, "tags": asdict(s.tags), "caution": s.caution,
              "options": [{"name": o.name, "type": o.type.__name__, "default": repr(o.default),
                           "choices": list(o.choices), "description": o.description} for o in s.options]}
             for n, s in specs.items()
@@ -51,6 +51,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name, spec in specs.items():
         print(f"  {name:<{width}}  [{_origin(spec)}]  {spec.description}")
         print(f"  {'':<{width}}  claims: {_claims(spec.tags)}")
+        if spec.caution:
+            print(f"  {'':<{width}}  CAUTION: {spec.caution}")
         for option in spec.options:
             print(f"  {'':<{width}}  option  {option.describe()}")
     print("Models:")
@@ -363,6 +365,13 @@ def _shared_arguments() -> dict[str, argparse.ArgumentParser]:
     return groups
 
 
+def _preset_names() -> str:
+    from vaebench.training.presets import PRESETS
+
+    names = list(PRESETS)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from vaebench.version import __version__
@@ -428,14 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a preset VAE (or find it in the cache) and print where its checkpoint is",
                        parents=[shared["checkpoints"], shared["device"], shared["quiet"]])
-    p.add_argument("preset", help="mnist-vae, mnist-iwae5, mnist-iwae50, mnist-2d or synthetic-2d")
+    p.add_argument("preset", help=_preset_names())
     p.add_argument("--epochs", type=int, help="maximum epochs (default: the preset's)")
     p.add_argument("--seed", type=int, help="training seed (default: the preset's)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("reference", help="reference log p(x) of a preset's test points by large-K importance sampling "
                        "or by AIS", parents=[shared["checkpoints"], shared["device"], shared["option"], shared["quiet"]])
-    p.add_argument("preset", help="a trained preset: mnist-vae, mnist-iwae5, mnist-iwae50, mnist-2d or synthetic-2d")
+    p.add_argument("preset", help=f"a trained preset: {_preset_names()}")
     p.add_argument("--num-samples", "-K", type=int, default=100_000,
                    help="samples (importance) or chains (AIS) per point (default: %(default)s)")
     p.add_argument("--estimator", default="importance",

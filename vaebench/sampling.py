@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
-__all__ = ["derived_seed", "fork_generator", "resolve_generator", "sample", "sample_with_log_prob"]
+__all__ = ["derived_seed", "fork_generator", "resolve_generator", "restrict_rows", "sample", "sample_with_log_prob"]
 
 _SEED_BOUND = 2**62
 
@@ -106,3 +106,29 @@ def _unwrap_independent(dist: Distribution) -> tuple[Distribution, int]:
     while isinstance(dist, Independent):
         dist, depth = dist.base_dist, depth + dist.reinterpreted_batch_ndims
     return dist, depth
+
+
+def restrict_rows(dist: Distribution, rows: Tensor) -> Distribution | None:
+    """``dist`` (batch shape ``[B]``) restricted to the batch entries ``rows``, for the Gaussian families
+    (Normal, MultivariateNormal, and Independent of them); None for any other family.
+
+    An estimator that keeps sampling only some data points (SUMO's random series lengths) draws
+    from the restricted distribution instead of drawing for every point and discarding most.
+    """
+    return _first_dim_rows(dist, rows) if len(dist.batch_shape) == 1 else None
+
+
+def _first_dim_rows(dist: Distribution, rows: Tensor) -> Distribution | None:
+    if not dist.batch_shape:
+        return None
+    if isinstance(dist, Independent):
+        base = _first_dim_rows(dist.base_dist, rows)
+        return None if base is None else Independent(base, dist.reinterpreted_batch_ndims)
+    if isinstance(dist, Normal):
+        return Normal(dist.loc.expand(dist.batch_shape)[rows], dist.scale.expand(dist.batch_shape)[rows])
+    if isinstance(dist, MultivariateNormal):
+        d = dist.event_shape[0]
+        loc = dist.loc.expand(dist.batch_shape + (d,))[rows]
+        tril = dist._unbroadcasted_scale_tril.expand(dist.batch_shape + (d, d))[rows]
+        return MultivariateNormal(loc, scale_tril=tril, validate_args=False)
+    return None

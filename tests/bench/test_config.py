@@ -47,6 +47,10 @@ BAD = [
     ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "a/b"\nestimator = "ais"', "variant name must be"),
     ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "ais"\nnum_samples = [0]',
      "num_samples must be an integer >= 1"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "ais"\nmodels = "ppca-4x2"',
+     "models must be a non-empty list of model names"),
+    ("timing_repeats = 1", 'timing_repeats = 1\n[[variants]]\nname = "v"\nestimator = "eubo"\nmodels = ["ppca-4x3"]',
+     "lists models ['ppca-4x3'] that the sweep does not define"),
     # bdmc: forward and reverse AIS on simulated data
     ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["nope"]\nsteps = [2]', "'nope' is not a model of this"),
     ("timing_repeats = 1", 'timing_repeats = 1\n[bdmc]\nmodels = ["ppca-4x2"]\nsteps = [0]', "steps must be"),
@@ -159,7 +163,7 @@ def test_variants_run_with_their_options_at_their_k_and_bdmc_resumes(tmp_path):
     assert sorted({c.num_samples for c in ais_cells}) == [1, 10]
     store = run_sweep(config, tmp_path / "r", quiet=True)
     records = [r for r in store.records() if r["cell"]["estimator"] == "ais-T3"]
-    assert records and all(r["estimator"] == {"name": "ais", "options": {"num_steps": 3, "leapfrog_steps": 2}}
+    assert records and all(r["estimator"] == {"name": "ais", "options": {"num_steps": 3, "leapfrog_steps": 2}, "caution": ""}
                            for r in records)
     bdmc = bdmc_path(tmp_path / "r", "ppca-4x2")
     body = read_bdmc(bdmc)
@@ -167,3 +171,52 @@ def test_variants_run_with_their_options_at_their_k_and_bdmc_resumes(tmp_path):
     stamp = bdmc.stat().st_mtime_ns
     run_sweep(config, tmp_path / "r", quiet=True)
     assert bdmc.stat().st_mtime_ns == stamp
+
+
+POSTERIOR_VARIANT = """
+[[models]]
+name = "lg-5x2"
+model = "linear-gaussian"
+options = { data_dim = 5, latent_dim = 2, seed = 2, encoder = "mean-field" }
+
+[[variants]]
+name = "hm"
+estimator = "harmonic_mean"
+models = ["ppca-4x2"]
+"""
+
+
+def test_a_variant_runs_only_on_its_models_with_exact_posterior_draws_and_the_report_flags_its_caution(tmp_path):
+    """The harmonic mean runs on the one model listed, gets exact posterior draws from the sweep (finite
+    estimates above the truth on average), and the report prints its caution and the wall-time winners."""
+    from vaebench.bench import run_sweep
+    from vaebench.report import render_report
+
+    text = (TINY.format(replicates=2).replace('estimators = ["prior", "importance", "elbo"]',
+                                              'estimators = ["importance", "elbo", "hm"]') + POSTERIOR_VARIANT)
+    path = tmp_path / "hm.toml"
+    path.write_text(text)
+    config = load_config(path)
+    assert {c.model for c in config.cells() if c.estimator == "hm"} == {"ppca-4x2"}
+    assert {c.model for c in config.cells() if c.estimator == "importance"} == {"ppca-4x2", "lg-5x2"}
+    store = run_sweep(config, tmp_path / "run" / "results", quiet=True)
+    hm = [r for r in store.records() if r["cell"]["estimator"] == "hm"]
+    assert len(hm) == 6 and not list(store.records(failed=True))
+    assert all(r["estimator"]["caution"].startswith("infinite variance") for r in hm)
+    render_report(tmp_path / "run")
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Which estimator wins at a given wall time" in report
+    assert "infinite variance in typical models" in report
+
+
+def test_an_estimator_needing_posterior_draws_fails_its_cell_on_a_model_without_a_closed_form_posterior():
+    import torch
+
+    from vaebench.bench.cells import _posterior_draws
+    from vaebench.models.vae import VAE, VAEConfig
+    from vaebench.registry import get_estimator
+
+    model = VAE(VAEConfig(6, 2, (4,)))
+    with pytest.raises(ValueError, match="no closed-form posterior"):
+        _posterior_draws(get_estimator("eubo"), model, torch.zeros(3, 6), 4, 0)
+    assert _posterior_draws(get_estimator("importance"), model, torch.zeros(3, 6), 4, 0) == {}

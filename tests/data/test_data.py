@@ -75,3 +75,13 @@ def test_synthetic_data_is_fixed_and_binary():
     assert x.shape == (2000, 64) and set(x.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(x, data.load("synthetic-2d", "test"))
     assert not torch.equal(x, data.load("synthetic-2d", "valid"))
+
+
+def test_grayscale_is_the_idx_bytes_over_255_and_refuses_binarized_sets():
+    root = _mnist_dir()
+    gray = data.load_grayscale("dynamic-mnist", "test")
+    with gzip.open(root / "t10k-images-idx3-ubyte.gz", "rb") as f:
+        expected = np.frombuffer(f.read()[16:], dtype=np.uint8).reshape(10000, 784) / 255.0
+    assert gray.shape == (10000, 784) and np.allclose(gray.numpy(), expected, atol=1e-7)
+    with pytest.raises(ValueError, match="grayscale images"):
+        data.load_grayscale("binarized-mnist", "test")

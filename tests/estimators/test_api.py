@@ -13,8 +13,9 @@ from vaebench.models import LinearGaussian
 from vaebench.models.vae import VAE, VAEConfig
 from vaebench.testing.memory import peak_tensor_bytes
 
-# The built-ins that draw their samples directly (the annealing ones have their own file, test_ais.py).
-NAMES = [spec.name for spec in BUILTINS if not spec.tags.needs_grad]
+# The built-ins that draw their samples directly (the annealing ones have their own files; those given exact
+# posterior draws, eubo and harmonic_mean, theirs and the kit, which supplies the draws).
+NAMES = [spec.name for spec in BUILTINS if not spec.tags.needs_grad and not spec.tags.needs_exact_posterior]
 
 
 @pytest.mark.parametrize("num_samples", [1, 2, 10, 1000])
@@ -61,7 +62,8 @@ def test_spec_call_builds_no_autograd_graph(name):
 
     def peak(k):  # chunks of 50 samples, so that both K span many chunks
         g = torch.Generator().manual_seed(2)
-        return peak_tensor_bytes(lambda: spec(vae, x, k, generator=g, chunk_size=50, keep_log_weights=False), x.device)
+        drop = {"keep_log_weights": False} if spec.option("keep_log_weights") is not None else {}
+        return peak_tensor_bytes(lambda: spec(vae, x, k, generator=g, chunk_size=50, **drop), x.device)
 
     assert peak(20_000) <= 1.5 * peak(1000)
 
@@ -82,19 +84,25 @@ class _RecordingModel:
 @pytest.mark.parametrize("chunk", [1, 7, 64])
 def test_likelihood_never_sees_more_than_chunk_size_samples(name, chunk):
     """The memory promise: latent blocks hold several chunks of z, but every likelihood call
-    gets at most ``chunk_size`` samples, and all K are evaluated exactly once."""
+    gets at most ``chunk_size`` samples, and all K are evaluated exactly once (SUMO: at least K, since
+    each point's series runs on for a random number of further weights)."""
     model = _RecordingModel(LinearGaussian.random(40, 4, seed=0))
     x = model.model.sample(5, generator=torch.Generator().manual_seed(0))
     get_estimator(name)(model, x, 1000, generator=torch.Generator().manual_seed(1), chunk_size=chunk)
     probe, *calls = model.calls  # the first call is the front door's (check_model: K = 3 on 2 rows)
     assert probe == 3
-    assert max(calls) == chunk and sum(calls) == 1000
+    random_length = get_estimator(name).tags.unbiased_in_log_p
+    assert max(calls) == chunk and (sum(calls) >= 1000 if random_length else sum(calls) == 1000)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_chunk_size_is_exactly_irrelevant_when_the_stream_allows(small_model, name):
     """With B·d a multiple of 16, torch draws the same normals however the K samples are chunked,
-    so every chunk size gives the same numbers up to the rounding of the streamed log-sum-exp."""
+    so every chunk size gives the same numbers up to the rounding of the streamed log-sum-exp. (Not
+    SUMO: it narrows its draws to the points still running at block boundaries, which the chunk sets.)"""
+    if get_estimator(name).tags.unbiased_in_log_p:
+        pytest.skip("SUMO's stream narrows at chunk-dependent block boundaries: equal in distribution only "
+                    "(check_chunk_size_option)")
     x = small_model.sample(8, generator=torch.Generator().manual_seed(0))  # B·d = 16
     results = [
         get_estimator(name)(small_model, x, 300, generator=torch.Generator().manual_seed(3), chunk_size=c)
@@ -114,8 +122,8 @@ def test_output_follows_dtype_and_device_of_x(device, small_model, name, dtype):
     assert isinstance(est, Estimate) and est.num_samples == 16
     assert est.log_px.shape == (6,) and est.log_px.dtype == dtype and est.log_px.device.type == device
     assert est.log_weights is None or (est.log_weights.shape == (16, 6) and est.log_weights.dtype == dtype)
-    assert torch.isfinite(est.log_px).all() and (est.stderr >= 0).all()
-    if name != "elbo":
+    assert torch.isfinite(est.log_px).all() and (est.stderr is None or (est.stderr >= 0).all())
+    if est.ess is not None:
         assert ((est.ess >= 1 - 1e-4) & (est.ess <= 16 + 1e-3)).all()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vaebench.report.advice import claims_and_verified, models_table, recommendations
+from vaebench.report.advice import claims_and_verified, models_table, recommendations, winners_at_budget
 
 
 def summary_rows(bias, rmse_median, rmse_p90, bias_se=0.01, ks=(1, 10, 100)):
@@ -60,3 +60,25 @@ def test_models_table_states_the_spread_of_chi_square_over_points():
     row = table.iloc[0]
     assert (row["D"], row["d"], row["truth"]) == (10, 2, "closed form")
     assert row["encoder"] == "exact-family (sd × 1.3)" and "(∞ at 1 of 4)" in row["χ² encoder (med / p90 / max)"]
+
+
+def test_winners_at_budget_take_the_lowest_rmse_within_each_wall_time_and_leave_out_posterior_draws():
+    base = summary_rows(bias=[-0.5, -0.05, -0.01], rmse_median=[0.6, 0.08, 0.02], rmse_p90=[0.9, 0.3, 0.05])
+    other = base.assign(estimator="f", rmse=[0.5, 0.4, 0.01], median_seconds=[0.0005, 0.02, 0.5])
+    cheat = base.assign(estimator="hm", rmse=[0.0, 0.0, 0.0])
+    table = winners_at_budget(pd.concat([base, other, cheat]), {"hm": {"needs_exact_posterior": True}},
+                              {"f": "heavy tails"}, budgets=(1e-3, 1e-2, 1.0))
+    row = table.iloc[0]
+    assert row["≤ 1 ms"] == "f ⚠ (K=1, 0.5)"  # only f's K = 1 runs within 1 ms
+    assert row["≤ 10 ms"] == "e (K=100, 0.05)"
+    assert row["≤ 1 s"] == "f ⚠ (K=100, 0.01)"
+
+
+def test_unbiasedness_in_log_p_and_a_bound_in_the_limit_are_verified_as_claimed():
+    summary = summary_rows(bias=[0.001, -0.002, 0.3], rmse_median=[0.6, 0.08, 0.3], rmse_p90=[0.9, 0.3, 0.3])
+    row = claims_and_verified(summary, {"e": {"unbiased_in_log_p": True}}, {"e": "infinite variance"}).iloc[0]
+    assert row["claims"] == "unbiased in log p" and row["caution"] == "infinite variance"
+    assert "unbiased in log p: VIOLATED at K=100" in row["verified in this run"]
+    limit = summary_rows(bias=[-0.5, -0.01, 0.02], rmse_median=[0.6, 0.08, 0.02], rmse_p90=[0.9, 0.3, 0.05])
+    row = claims_and_verified(limit, {"e": {"upper_bound_in_limit": True}}).iloc[0]
+    assert "upper bound in the limit: below log p(x) at K = 1 (allowed" in row["verified in this run"]

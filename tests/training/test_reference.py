@@ -129,3 +129,13 @@ def test_every_shipped_reference_verifies():
     for path in files:
         table, header = read_reference(path)
         assert len(table) > 0 and "table_sha256" in header
+
+
+def test_the_recipe_names_the_schedule_and_the_binarization():
+    from vaebench.training.presets import preset_config
+    from vaebench.training.reference import recipe_words
+
+    plain = recipe_words(preset_config("mnist-vae"), {"history": [{}] * 3})
+    assert plain.startswith("ELBO; Adam lr 0.001, batch 100") and "ran 3 epochs" in plain and "10^" not in plain
+    dynamic = recipe_words(preset_config("dmnist-vae-burda"), {"history": []})
+    assert "decayed by 10^(-1/7) per stage of 3^i epochs" in dynamic and "a fresh binarization" in dynamic

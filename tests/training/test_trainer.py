@@ -68,3 +68,66 @@ def test_flipped_weight_bytes_and_nan_weights_are_refused(tmp_path, monkeypatch)
     torch.save({**payload, "state_dict": state, "state_sha256": state_digest(state)}, path)
     with pytest.raises(CheckpointError, match="non-finite weights"):
         load_or_train(TINY, cache=tmp_path, progress=False)
+
+
+def test_burda_schedule_holds_each_stage_for_three_to_the_i_epochs():
+    """Stage i of Burda et al. (2016) covers 3^i epochs at 1e-3 · 10^(−i/7): built here from the stage lengths."""
+    from vaebench.training.trainer import learning_rate_at
+
+    config = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), schedule="burda", epochs=3280)
+    expected = [1e-3 * 10 ** (-i / 7) for i in range(8) for _ in range(3**i)]
+    assert len(expected) == 3280
+    got = [learning_rate_at(config, e) for e in range(3280)]
+    assert max(abs(a - b) / b for a, b in zip(got, expected)) < 1e-12
+    constant = TrainConfig("synthetic-2d", VAEConfig(64, 2, (16,)), learning_rate=3e-4)
+    assert {learning_rate_at(constant, e) for e in (0, 10, 1000)} == {3e-4}
+
+
+def test_new_training_fields_keep_the_names_of_earlier_checkpoints():
+    """schedule and binarization enter the cache key only away from their defaults."""
+    plain = TrainConfig("binarized-mnist", VAEConfig(784, 50, (200, 200)))
+    keyed = {k: v for k, v in plain.to_dict().items() if k not in ("schedule", "binarization")}
+    import hashlib
+    import json
+
+    from vaebench.training.trainer import CHECKPOINT_FORMAT
+
+    body = json.dumps({"config": keyed, "data": "d", "format": CHECKPOINT_FORMAT}, sort_keys=True)
+    assert plain.key("d") == hashlib.sha256(body.encode()).hexdigest()[:20]
+    assert TrainConfig("binarized-mnist", VAEConfig(784, 50, (200, 200)), schedule="burda").key("d") != plain.key("d")
+
+
+def _gray(n: int, seed: int) -> torch.Tensor:
+    return torch.rand(n, 64, generator=torch.Generator().manual_seed(seed))
+
+
+def test_resampled_binarization_draws_a_new_binarization_each_epoch():
+    """Probabilities of exactly 0 and 1 binarize to themselves, so resampling then trains the same model as the
+    fixed data; probabilities in between give another model (new binary data each epoch)."""
+    from vaebench.training.trainer import train
+
+    fixed = TrainConfig("dynamic-mnist", VAEConfig(64, 2, (16,)), epochs=2, batch_size=100)
+    resampled = TrainConfig("dynamic-mnist", VAEConfig(64, 2, (16,)), epochs=2, batch_size=100,
+                            binarization="resampled")
+    binary, valid = (_gray(300, 1) > 0.5).float(), (_gray(100, 2) > 0.5).float()
+    a, _ = train(fixed, binary, valid, progress=False)
+    b, _ = train(resampled, binary, valid, progress=False)
+    assert all(torch.equal(v, w) for v, w in zip(a.state_dict().values(), b.state_dict().values()))
+    c, _ = train(resampled, _gray(300, 1), valid, progress=False)
+    assert not all(torch.equal(v, w) for v, w in zip(a.state_dict().values(), c.state_dict().values()))
+    with pytest.raises(ValueError, match="pixel probabilities in \\[0, 1\\]"):
+        train(resampled, _gray(300, 1) * 2, valid, progress=False)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("schedule", "cosine", "schedule must be one of"),
+    ("binarization", "dynamic", "binarization must be 'fixed' or 'resampled'"),
+])
+def test_unknown_schedule_or_binarization_is_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig("dynamic-mnist", VAEConfig(64, 2, (16,)), **{field: value})
+
+
+def test_resampling_needs_grayscale_data():
+    with pytest.raises(ValueError, match="needs grayscale data"):
+        TrainConfig("binarized-mnist", VAEConfig(784, 2, (16,)), binarization="resampled")

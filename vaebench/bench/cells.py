@@ -116,10 +116,18 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
     can_drop_weights = spec.option("keep_log_weights") is not None
     declared = config.options_of(cell.estimator)
     before = _fingerprint(model, x_ref)
+    record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
+                              "estimator": {"name": spec.name, "options": declared, "caution": spec.caution},
+                              "timing": None, "peak_bytes": None, "meta": run_metadata(cell.device)}
+    start = time.perf_counter()
+    try:
+        inputs = {**declared, **_posterior_draws(spec, model, x_ref, cell.num_samples, seed)}
+    except ValueError as exc:
+        return _failed(record, exc, start)
 
     def estimate(keep_weights: bool = False) -> Any:
         """One call, checked like the first whichever it is: the Estimate contract, x and the model unchanged."""
-        options = {**declared, "keep_log_weights": keep_weights} if can_drop_weights else declared
+        options = {**inputs, "keep_log_weights": keep_weights} if can_drop_weights else inputs
         x = x_ref.clone()  # the estimator's own copy: one that writes into x harms no other cell
         with time_limit(config.timeout), precision(cell.dtype, cell.device):
             out = spec(model, x, cell.num_samples, generator=torch.Generator().manual_seed(seed), **options)
@@ -130,10 +138,6 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
             raise EstimatorError(f"estimator {spec.name!r} modified the model in place")
         return out
 
-    record: dict[str, Any] = {"cell": cell.__dict__, "seed": seed, "theory": theory, "tags": spec.tags.__dict__,
-                              "estimator": {"name": spec.name, "options": declared},
-                              "timing": None, "peak_bytes": None, "meta": run_metadata(cell.device)}
-    start = time.perf_counter()
     try:
         return _measure(record, estimate, cell, config.timing_repeats, start)
     except CellTimeout as exc:  # one call ran past the timeout (a BaseException: _measure does not catch it)
@@ -142,6 +146,25 @@ def run_cell(config: SweepConfig, cell: Cell) -> dict[str, Any]:
                            f"one: timeout in the config or --timeout; a rerun with a longer timeout runs this cell again)")
         failed["timed_out"] = config.timeout
         return failed
+
+
+def _posterior_draws(spec: Any, model: Any, x: torch.Tensor, num_samples: int, seed: int) -> dict[str, Any]:
+    """``{"posterior_samples": z}`` with K independent exact draws z ~ p(z | x) ``[K, B, d]`` for an estimator
+    that needs them (the harmonic mean, the EUBO, reverse AIS), from the model's closed-form posterior
+    (the benchmark holds the truth, the estimator gets only the draws); {} for any other estimator.
+    A model without a closed-form posterior raises ValueError (the cell fails, with that reason)."""
+    if not spec.tags.needs_exact_posterior or spec.option("posterior_samples") is None:
+        return {}
+    from vaebench.sampling import sample
+
+    truth = truth_of(model)
+    error = truth.log_marginal_error(x)
+    posterior = truth.posterior(x) if error is not None and bool((error == 0).all()) else None
+    if posterior is None:
+        raise ValueError(f"{spec.name} needs exact posterior samples, and this model has no closed-form posterior "
+                         "(quadrature models are not sampled exactly); run it on a linear-Gaussian model")
+    g = torch.Generator(device=x.device).manual_seed(derived_seed(seed, "posterior draws"))
+    return {"posterior_samples": sample(posterior, (num_samples,), g).to(x.dtype)}
 
 
 def _measure(record: dict[str, Any], estimate: Any, cell: Cell, timing_repeats: int, start: float) -> dict[str, Any]:

@@ -23,6 +23,7 @@ Configs are TOML files; named profiles live in ``benchmarks/profiles/``. Example
     estimator = "ais"
     options = { num_steps = 16, leapfrog_steps = 5 }
     num_samples = [1, 10, 100]                      # optional: the only K values it runs at
+    models = ["ppca-10x2"]                          # optional: the only models it runs on
 
     [bdmc]                                          # optional: forward and reverse AIS on data simulated
     models = ["ppca-10x2"]                          # from these models, at each T (`vaebench bdmc`)
@@ -82,12 +83,14 @@ class ModelEntry:
 @dataclass(frozen=True)
 class Variant:
     """An estimator with options of its own under a name of its own (e.g. AIS at several T), and
-    optionally the only K values it runs at (AIS at K = 10⁵ would dominate a sweep)."""
+    optionally the only K values it runs at (AIS at K = 10⁵ would dominate a sweep) and the only
+    models it runs on (the harmonic mean needs a model with a closed-form posterior)."""
 
     name: str
     estimator: str
     options: dict[str, Any] = field(default_factory=dict)
     num_samples: tuple[int, ...] | None = None
+    models: tuple[str, ...] | None = None
 
 
 # Model and variant names name every cell file (with the estimator, K, replicate, device and dtype):
@@ -142,7 +145,7 @@ class SweepConfig:
             for m in self.models
             for k in (m.num_samples or self.num_samples)
             for e in self.estimators
-            if self.runs_at(e, k)
+            if self.runs_at(e, k) and self.runs_on(e, m.name)
             for d in self.devices
             for t in self.dtypes
             for r in range(self.replicates)
@@ -155,6 +158,11 @@ class SweepConfig:
         """Does the estimator (or variant) called ``label`` run at K = ``k``?"""
         v = self.variant(label)
         return v is None or v.num_samples is None or k in v.num_samples
+
+    def runs_on(self, label: str, model: str) -> bool:
+        """Does the estimator (or variant) called ``label`` run on the model called ``model``?"""
+        v = self.variant(label)
+        return v is None or v.models is None or model in v.models
 
     def estimator_of(self, label: str) -> str:
         """The installed estimator behind ``label`` (a variant's, or ``label`` itself)."""
@@ -204,6 +212,11 @@ class SweepConfig:
 
         models = _models(need("models"), source)
         variants = _variants(data.get("variants", []), source)
+        for v in variants:
+            unknown = [m for m in v.models or () if m not in {e.name for e in models}]
+            if unknown:
+                raise ValueError(f"{source}: variant {v.name!r} lists models {unknown} that the sweep does not define "
+                                 f"(its models: {[e.name for e in models]})")
         estimators = _estimators(need("estimators"), [v.name for v in variants], source)
         estimator_options = _estimator_options(data.get("estimator_options", {}),
                                                [e for e in estimators if e not in {v.name for v in variants}], source)
@@ -385,12 +398,12 @@ def _variants(table: Any, source: str) -> list[Variant]:
 
     if not isinstance(table, list):
         raise ValueError(f"{source}: variants must be a list of [[variants]] tables")
-    keys = ["name", "estimator", "options", "num_samples"]
+    keys = ["name", "estimator", "options", "num_samples", "models"]
     variants = []
     for i, v in enumerate(table):
         where = f"{source}: variants[{i}]"
         if not isinstance(v, dict) or "name" not in v or "estimator" not in v:
-            raise ValueError(f"{where} needs 'name' and 'estimator' (optional 'options', 'num_samples')")
+            raise ValueError(f"{where} needs 'name' and 'estimator' (optional 'options', 'num_samples', 'models')")
         for key in v:
             if key not in keys:
                 raise ValueError(f"{where}: {unknown_name_message('key', key, keys)}")
@@ -412,9 +425,12 @@ def _variants(table: Any, source: str) -> list[Variant]:
             options = spec.validate_options(options)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}.options: {exc}") from None
-        own = v.get("num_samples")
+        own, only = v.get("num_samples"), v.get("models")
+        if only is not None and (not isinstance(only, list) or not only or not all(isinstance(m, str) for m in only)):
+            raise ValueError(f"{where}.models must be a non-empty list of model names, got {only!r}")
         variants.append(Variant(name, spec.name, options,
-                                tuple(_positive_ints(own, f"{where}.num_samples")) if own is not None else None))
+                                tuple(_positive_ints(own, f"{where}.num_samples")) if own is not None else None,
+                                tuple(only) if only is not None else None))
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ValueError(f"{source}: variant names must be unique, got {names}")

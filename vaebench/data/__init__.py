@@ -6,12 +6,12 @@ import os
 
 from torch import Tensor
 
-from vaebench.data.mnist import SPLITS, load_binarized_mnist, load_dynamic_mnist
+from vaebench.data.mnist import SPLITS, load_binarized_mnist, load_dynamic_mnist, load_mnist_grayscale
 from vaebench.data.paths import ENV_VAR, data_dir
 from vaebench.data.synthetic import SyntheticGenerator, load_synthetic
 from vaebench.validation import unknown_name_message
 
-__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "SyntheticGenerator", "data_dir", "load", "missing"]
+__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "SyntheticGenerator", "data_dir", "load", "load_grayscale", "missing"]
 
 DATASETS = {
     "binarized-mnist": "Larochelle & Murray's static binarization of MNIST (50000/10000/10000, 784 pixels)",
@@ -55,3 +55,10 @@ def load(name: str, split: str = "train", *, path: str | os.PathLike | None = No
     if name == "dynamic-mnist":
         return load_dynamic_mnist(split, data_dir(path), seed=seed)
     raise ValueError(unknown_name_message("data set", name, list(DATASETS)))
+
+
+def load_grayscale(name: str, split: str = "train", *, path: str | os.PathLike | None = None) -> Tensor:
+    """The pixel probabilities a dynamically binarized data set samples from (``dynamic-mnist``), float32 in [0, 1]."""
+    if name != "dynamic-mnist":
+        raise ValueError(f"name must be a data set with grayscale images ('dynamic-mnist'), got {name!r}")
+    return load_mnist_grayscale(split, data_dir(path))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["load_binarized_mnist", "load_dynamic_mnist", "SPLITS"]
+__all__ = ["load_binarized_mnist", "load_dynamic_mnist", "load_mnist_grayscale", "SPLITS"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -61,11 +61,11 @@ def _read_idx_images(path: Path) -> np.ndarray:
     return np.frombuffer(data[16:], dtype=np.uint8).reshape(count, rows * cols)
 
 
-def load_dynamic_mnist(split: str, root: Path, seed: int = 0) -> torch.Tensor:
-    """Grayscale MNIST binarized by sampling each pixel from Bernoulli(gray / 255), seeded.
+def load_mnist_grayscale(split: str, root: Path) -> torch.Tensor:
+    """Grayscale MNIST as pixel intensities gray / 255 in [0, 1], float32 ``[N, 784]``.
 
     ``train`` is the first 50000 training images, ``valid`` the last 10000, ``test`` the 10000
-    test images; float32 ``[N, 784]``.
+    test images (the split of the binarized sets).
     """
     _check_split(split)
     stem = "t10k" if split == "test" else "train"
@@ -79,5 +79,14 @@ def load_dynamic_mnist(split: str, root: Path, seed: int = 0) -> torch.Tensor:
         images = images[:50000]
     elif split == "valid":
         images = images[50000:]
-    gray = torch.from_numpy(images.astype(np.float32) / 255.0)
+    return torch.from_numpy(images.astype(np.float32) / 255.0)
+
+
+def load_dynamic_mnist(split: str, root: Path, seed: int = 0) -> torch.Tensor:
+    """Grayscale MNIST binarized by sampling each pixel from Bernoulli(gray / 255), seeded.
+
+    The splits of `load_mnist_grayscale`; float32 ``[N, 784]`` of 0/1. Training with a fresh
+    binarization per epoch (``TrainConfig(binarization="resampled")``) starts from the grayscale.
+    """
+    gray = load_mnist_grayscale(split, root)
     return torch.bernoulli(gray, generator=torch.Generator().manual_seed(seed))

@@ -1,7 +1,27 @@
 """Built-in estimators, one per module; `BUILTINS` is the list the registry starts from."""
 
-from vaebench.estimators import ais, annealing, elbo, hmc, importance, jackknife, prior_sampling, psis, reverse_ais, streaming
+from vaebench.estimators import (
+    ais,
+    annealing,
+    cubo,
+    elbo,
+    eubo,
+    harmonic_mean,
+    hmc,
+    importance,
+    jackknife,
+    posterior_draws,
+    prior_sampling,
+    psis,
+    renyi,
+    reverse_ais,
+    smc,
+    streaming,
+    sumo,
+)
 
-__all__ = ["BUILTINS", "ais", "annealing", "elbo", "hmc", "importance", "jackknife", "prior_sampling", "psis", "reverse_ais", "streaming"]
+__all__ = ["BUILTINS", "ais", "annealing", "cubo", "elbo", "eubo", "harmonic_mean", "hmc", "importance", "jackknife",
+           "posterior_draws", "prior_sampling", "psis", "renyi", "reverse_ais", "smc", "streaming", "sumo"]
 
-BUILTINS = (prior_sampling.SPEC, importance.SPEC, elbo.SPEC, jackknife.SPEC, psis.SPEC, ais.SPEC, reverse_ais.SPEC)
+BUILTINS = (prior_sampling.SPEC, importance.SPEC, elbo.SPEC, jackknife.SPEC, psis.SPEC, sumo.SPEC, renyi.SPEC,
+            cubo.SPEC, ais.SPEC, smc.SPEC, reverse_ais.SPEC, eubo.SPEC, harmonic_mean.SPEC)

@@ -70,6 +70,7 @@ __all__ = [
     "reverse_log_weights",
     "initial_distribution",
     "check_num_steps",
+    "prepare_chains",
 ]
 
 SCHEDULES = ("sigmoid", "linear")
@@ -228,7 +229,7 @@ def make_annealing(model: Any, x: Tensor, *, num_steps: Any, schedule_kind: Any,
                      None if step_size is None else float(step_size), chunk, transition)
 
 
-def _prepare(annealing: Annealing, generator: torch.Generator | None) -> tuple[torch.Generator, Tensor]:
+def prepare_chains(annealing: Annealing, generator: torch.Generator | None) -> tuple[torch.Generator, Tensor]:
     """The chains' generator and the step sizes ``[T − 1, B]``: ``step_size`` everywhere, or a pilot's
     (on a stream seeded from the generator, drawn before any chain)."""
     path = annealing.path
@@ -249,7 +250,7 @@ def forward_log_weights(annealing: Annealing, num_chains: int, generator: torch.
     (t = 1 … T − 1). With T = 1 the weights are importance sampling's, bit for bit, on the same stream.
     """
     path, betas = annealing.path, annealing.betas
-    g, sizes = _prepare(annealing, generator)
+    g, sizes = prepare_chains(annealing, generator)
     deltas = (betas[1:] - betas[:-1]).tolist()
     for k in chunk_sizes(num_chains, annealing.chain_chunk):
         z, log_q0 = path.draw_initial(k, g)
@@ -271,7 +272,7 @@ def reverse_log_weights(annealing: Annealing, posterior_samples: Tensor, num_cha
     transitions at β_{T−1} … β_1; log w_rev = −Σ_t (β_t − β_{t−1}) H(z_t), so E[w_rev] = 1 / p(x).
     """
     path, betas = annealing.path, annealing.betas
-    g, sizes = _prepare(annealing, generator)
+    g, sizes = prepare_chains(annealing, generator)
     deltas = (betas[1:] - betas[:-1]).tolist()
     steps = len(deltas)
     start = 0

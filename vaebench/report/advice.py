@@ -6,6 +6,8 @@
   |bias| < 0.1 nats and RMSE < 0.1 nats on the median point and on the worst decile; whether the
   reported standard error can be trusted there; and how well ESS and Pareto k̂ separated good
   estimates from bad ones in this run.
+- `winners_at_budget`: per model and wall-time budget, the estimator with the lowest RMSE among the
+  K it can afford in that time (the choice a researcher with a fixed compute budget faces).
 - `claims_and_verified`: what each estimator claims, beside what this run's data verified (a claim
   is verified only where the sweep tested it: bounds by a one-sided 5σ test of the mean error at
   every K, consistency by the RMSE falling with K; unbiasedness in p is left to the kit).
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["models_table", "recommendations", "claims_and_verified", "TARGET_NATS"]
+__all__ = ["models_table", "recommendations", "claims_and_verified", "winners_at_budget", "TARGET_NATS", "BUDGETS"]
 
 TARGET_NATS = 0.1
 _N_SIGMA = 5.0
@@ -137,8 +139,10 @@ def recommendations(summary: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.DataFrame:
-    """Per (model, estimator): its claims, and what this run verified of them (or found broken)."""
+def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict], cautions: dict[str, str] | None = None
+                        ) -> pd.DataFrame:
+    """Per (model, estimator): its claims, what this run verified of them (or found broken), and the
+    estimator's caution (`EstimatorSpec.caution`, e.g. the harmonic mean's infinite variance)."""
     rows = []
     for (model, est), g in summary.groupby(["model", "estimator"], sort=False):
         g = g.sort_values("num_samples")
@@ -146,8 +150,10 @@ def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.Data
         if not np.isfinite(g["rmse"]).any() and not broken:
             continue
         t = tags.get(est, {})
-        claims = [w for k, w in (("unbiased_in_p", "unbiased in p"), ("lower_bound", "lower bound"),
-                                 ("upper_bound", "upper bound"), ("consistent", "consistent")) if t.get(k)]
+        claims = [w for k, w in (("unbiased_in_p", "unbiased in p"), ("unbiased_in_log_p", "unbiased in log p"),
+                                 ("lower_bound", "lower bound"), ("upper_bound", "upper bound"),
+                                 ("upper_bound_in_limit", "upper bound in the limit K → ∞"),
+                                 ("consistent", "consistent")) if t.get(k)]
         found = []
         if broken:
             worst = g.loc[g["nonfinite_estimates"] > 0].iloc[0]
@@ -164,6 +170,16 @@ def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.Data
                 k_bad = g["num_samples"].to_numpy()[np.nanargmax(sign * z)]
                 found.append(f"{word}: held at every K (max z {worst:+.1f})" if worst <= _N_SIGMA
                              else f"{word}: VIOLATED at K={k_bad} (z {worst:+.1f})")
+        if t.get("unbiased_in_log_p") and np.isfinite(z).any():
+            worst = np.nanmax(np.abs(z))
+            k_bad = g["num_samples"].to_numpy()[np.nanargmax(np.abs(z))]
+            found.append(f"unbiased in log p: held at every K (max |z| {worst:.1f})" if worst <= _N_SIGMA
+                         else f"unbiased in log p: VIOLATED at K={k_bad} (z {z[np.nanargmax(np.abs(z))]:+.1f})")
+        if t.get("upper_bound_in_limit") and not t.get("upper_bound") and np.isfinite(z).any():
+            below = g["num_samples"].to_numpy()[np.isfinite(z) & (z < -_N_SIGMA)]
+            found.append("upper bound in the limit: " + (f"below log p(x) at K = {', '.join(map(str, below))} (allowed: "
+                                                         "it holds only in the limit)" if below.size else
+                                                         "at or above log p(x) at every K run"))
         if t.get("consistent") and len(g) > 1:
             lo, hi = g.iloc[0], g.iloc[-1]
             fell = hi["rmse_hi"] < lo["rmse_lo"]
@@ -172,5 +188,44 @@ def claims_and_verified(summary: pd.DataFrame, tags: dict[str, dict]) -> pd.Data
         if t.get("unbiased_in_p"):
             found.append("unbiased in p: tested by `vaebench check`, not by a sweep")
         rows.append({"model": model, "estimator": est, "claims": ", ".join(claims) or "-",
-                     "verified in this run": "; ".join(found) or "-"})
+                     "verified in this run": "; ".join(found) or "-",
+                     "caution": (cautions or {}).get(est, "") or "-"})
+    return pd.DataFrame(rows)
+
+
+# Wall-time budgets of the winners table, in seconds per call (the sweep's points at once).
+BUDGETS = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def _budget_label(seconds: float) -> str:
+    return f"≤ {seconds * 1e3:g} ms" if seconds < 1 else f"≤ {seconds:g} s"
+
+
+def winners_at_budget(summary: pd.DataFrame, tags: dict[str, dict], cautions: dict[str, str] | None = None,
+                      budgets: tuple[float, ...] = BUDGETS) -> pd.DataFrame:
+    """Per model with truth and per budget: the estimator with the lowest RMSE among its cells whose
+    median wall time is within the budget, as "estimator (K, RMSE)".
+
+    The first device and dtype of the run are compared. Estimators given exact posterior draws
+    (``needs_exact_posterior``: reverse AIS, the EUBO, the harmonic mean) are left out: the draws are
+    free to them here and do not exist for a real model. A winner with a caution is marked "⚠".
+    """
+    cautions = cautions or {}
+    rows = []
+    for model, g in summary.groupby("model", sort=False):
+        device, dtype = g.iloc[0]["device"], g.iloc[0]["dtype"]
+        g = g[(g["device"] == device) & (g["dtype"] == dtype) & np.isfinite(g["rmse"]) & g["median_seconds"].notna()]
+        g = g[[not tags.get(e, {}).get("needs_exact_posterior") for e in g["estimator"]]].reset_index(drop=True)
+        if g.empty:
+            continue
+        row: dict[str, Any] = {"model": model, "device / dtype": f"{device} / {dtype}"}
+        for budget in budgets:
+            fits = g[g["median_seconds"] <= budget]
+            if fits.empty:
+                row[_budget_label(budget)] = "-"
+                continue
+            best = fits.loc[fits["rmse"].idxmin()]
+            mark = " ⚠" if cautions.get(best["estimator"]) else ""
+            row[_budget_label(budget)] = f"{best['estimator']}{mark} (K={int(best['num_samples'])}, {best['rmse']:.3g})"
+        rows.append(row)
     return pd.DataFrame(rows)

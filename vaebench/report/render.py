@@ -114,6 +114,11 @@ def _tags(records: list[dict]) -> dict[str, dict]:
     return {r["cell"]["estimator"]: r["tags"] for r in records}
 
 
+def _cautions(records: list[dict]) -> dict[str, str]:
+    """Per estimator label, the caution its spec carries (records of older runs have none)."""
+    return {r["cell"]["estimator"]: r["estimator"].get("caution", "") for r in records}
+
+
 def _meta_lines(records: list[dict], cells: pd.DataFrame, store: ResultStore) -> list[str]:
     meta = records[0]["meta"]
     times = sorted(r["meta"]["utc"] for r in records)
@@ -268,7 +273,7 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
         seen.add(where)
     stores = [store, *(ResultStore(results_dir_of(p)) for p in also)]
     records, failed, points, cells, summary = _tables(stores)
-    tags = _tags(records)
+    tags, cautions = _tags(records), _cautions(records)
     verdict = verdicts(summary, tags, points)
     atomic_write_bytes(out / "summary.csv", summary.to_csv(index=False).encode())
     # mtime=0: re-rendering the same results gives the same bytes (gzip stamps the time otherwise)
@@ -295,10 +300,17 @@ def render_report(path: str | Path, out: str | Path | None = None, also: list[st
                                      "actual spread there (within 1.5x); and how often estimates flagged by Pareto k̂ > "
                                      "0.7 or ESS < 10 were within the target, against those not flagged.",
          advice.recommendations(summary, points)),
+        ("Which estimator wins at a given wall time", "Per model and budget of wall time per call (all the sweep's "
+                                                      "points at once): the estimator with the lowest RMSE among the "
+                                                      "K it ran within that time, as estimator (K, RMSE in nats). "
+                                                      "Estimators handed exact posterior draws are left out (a real "
+                                                      "model has none); ⚠ marks one with a caution (see the claims).",
+         advice.winners_at_budget(summary, tags, cautions)),
         ("Claims and what this run verified", "What each estimator claims (its tags), beside what this run's data "
                                               "tested: bounds by a one-sided 5σ test of the mean error at every K, "
-                                              "consistency by the RMSE falling with K.",
-         advice.claims_and_verified(summary, tags)),
+                                              "unbiasedness in log p by a two-sided one, consistency by the RMSE "
+                                              "falling with K; and the caution an estimator carries.",
+         advice.claims_and_verified(summary, tags, cautions)),
     ]
     sections = [(t, c, d) for t, c, d in sections if not d.empty]
     md = [f"# vaebench report: {store.config['name']}", "", *[f"- {m}" for m in meta]]

@@ -44,8 +44,10 @@ from vaebench.testing.claim_checks import (
     check_elbo_gap_is_kl,
     check_lower_bound,
     check_single_point_batch,
+    check_unbiased_in_log_p,
     check_unbiased_in_p,
     check_upper_bound,
+    check_upper_bound_in_limit,
     check_variance_is_chi_square_over_k,
 )
 
@@ -81,8 +83,10 @@ __all__ = [
     "check_sees_only_the_contract",
     "check_single_sample",
     "check_stderr_calibrated",
+    "check_unbiased_in_log_p",
     "check_unbiased_in_p",
     "check_upper_bound",
+    "check_upper_bound_in_limit",
     "check_variance_is_chi_square_over_k",
     "check_weights_explain_the_variance",
     "parametrize_with_checks",

@@ -50,10 +50,14 @@ def yield_checks(spec: EstimatorSpec) -> Iterator[Check]:
     yield claim_checks.check_single_point_batch
     if tags.unbiased_in_p:
         yield claim_checks.check_unbiased_in_p
+    if tags.unbiased_in_log_p:
+        yield claim_checks.check_unbiased_in_log_p
     if tags.lower_bound:
         yield claim_checks.check_lower_bound
     if tags.upper_bound:
         yield claim_checks.check_upper_bound
+    if tags.upper_bound_in_limit and not tags.upper_bound:
+        yield claim_checks.check_upper_bound_in_limit
     if tags.consistent:
         yield claim_checks.check_consistent
     if tags.bias_order is not None:
@@ -167,7 +171,8 @@ def check_estimator(
 ROOT_CAUSE_ORDER = (
     "check_returns_estimate", "check_single_sample", "check_dtype_and_device", "check_log_weights",
     "check_rows_do_not_interact", "check_reproducible", "check_sees_only_the_contract", "check_calls_in_sequence",
-    "check_exact_identities_explored", "check_unbiased_in_p", "check_lower_bound", "check_upper_bound",
+    "check_exact_identities_explored", "check_unbiased_in_p", "check_unbiased_in_log_p", "check_lower_bound",
+    "check_upper_bound", "check_upper_bound_in_limit",
     "check_elbo_gap_is_kl",
 )
 

@@ -80,9 +80,13 @@ def recipe_words(config: Any, payload: dict[str, Any]) -> str:
     """The training recipe of a checkpoint, in words: objective, K, budget, optimiser, what it ran."""
     objective = "ELBO" if config.objective == "elbo" else f"IWAE bound, K = {config.num_samples}"
     history = payload.get("history") or []
-    return (f"{objective}; Adam lr {config.learning_rate:g}, batch {config.batch_size}, at most {config.epochs} epochs, "
-            f"early stopping after {config.patience} without a better validation objective; ran {len(history)} "
-            f"epochs, seed {config.seed}")
+    schedule = "" if config.schedule == "constant" else \
+        " decayed by 10^(-1/7) per stage of 3^i epochs (Burda et al. 2016)"
+    binarization = "; a fresh binarization of the training images every epoch" if config.binarization == "resampled" \
+        else ""
+    return (f"{objective}; Adam lr {config.learning_rate:g}{schedule}, batch {config.batch_size}, at most {config.epochs} "
+            f"epochs, early stopping after {config.patience} without a better validation objective{binarization}; ran "
+            f"{len(history)} epochs, seed {config.seed}")
 
 
 def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 100_000, points: int | None = None,

@@ -32,6 +32,26 @@ __all__ = ["TrainConfig", "CheckpointError", "cache_dir", "train", "load_or_trai
 CHECKPOINT_FORMAT = 2
 
 
+SCHEDULES = ("constant", "burda")
+RESAMPLABLE = ("dynamic-mnist",)
+_LATER_FIELDS = {"schedule": "constant", "binarization": "fixed"}
+
+
+def learning_rate_at(config: "TrainConfig", epoch: int) -> float:
+    """The learning rate of epoch ``epoch`` (0-based) under ``config.schedule``.
+
+    ``burda``: stage i covers epochs [(3^i - 1)/2, (3^(i+1) - 1)/2) at ``learning_rate * 10**(-i/7)``.
+    """
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    if config.schedule == "constant":
+        return config.learning_rate
+    stage = 0
+    while (3 ** (stage + 1) - 1) // 2 <= epoch:
+        stage += 1
+    return config.learning_rate * 10 ** (-stage / 7)
+
+
 class CheckpointError(RuntimeError):
     """A cached checkpoint is damaged or was made for another configuration."""
 
@@ -54,6 +74,18 @@ class TrainConfig:
     batch_size, learning_rate, seed : as named (Adam).
     patience : int
         Early stopping: stop after this many epochs without a better validation value of the objective.
+    schedule : {"constant", "burda"}
+        The learning rate: constant, or the schedule of Burda et al. (2016, §5): stage i = 0, 1, ...
+        lasts 3^i epochs at ``learning_rate * 10**(-i/7)`` (eight stages, 3280 epochs, in the paper;
+        ``epochs`` truncates it, e.g. 364 epochs = the first six stages).
+    binarization : {"fixed", "resampled"}
+        ``resampled`` (``dynamic-mnist`` only) draws a new Bernoulli binarization of the grayscale
+        training images at every epoch, the dynamic binarization of the IWAE paper; ``fixed`` trains
+        on the one binarization the data set loads. Validation always uses the data set's fixed one.
+
+    References
+    ----------
+    Burda, Y., Grosse, R., & Salakhutdinov, R. (2016). Importance weighted autoencoders. ICLR.
     """
 
     data: str
@@ -65,10 +97,19 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     patience: int = 10
+    schedule: str = "constant"
+    binarization: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.objective not in ("elbo", "iwae"):
             raise ValueError(f"objective must be 'elbo' or 'iwae', got {self.objective!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.binarization not in ("fixed", "resampled"):
+            raise ValueError(f"binarization must be 'fixed' or 'resampled', got {self.binarization!r}")
+        if self.binarization == "resampled" and self.data not in RESAMPLABLE:
+            raise ValueError(f"binarization='resampled' needs grayscale data ({', '.join(RESAMPLABLE)}), "
+                             f"got data={self.data!r}")
         for key in ("num_samples", "epochs", "batch_size", "patience"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -81,7 +122,10 @@ class TrainConfig:
         return cls(**{**data, "architecture": VAEConfig(**data["architecture"])})
 
     def key(self, data_fingerprint: str) -> str:
-        body = json.dumps({"config": self.to_dict(), "data": data_fingerprint, "format": CHECKPOINT_FORMAT},
+        # Fields added after checkpoints were shipped enter the key only when they differ from their
+        # default, so the configurations trained before them keep their names.
+        config = {k: v for k, v in self.to_dict().items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        body = json.dumps({"config": config, "data": data_fingerprint, "format": CHECKPOINT_FORMAT},
                           sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:20]
 
@@ -133,15 +177,19 @@ def train(
     """Train a VAE with Adam; keep the parameters with the best validation value of the training
     objective (``label`` names the model in progress lines).
 
-    Returns the trained model (float32, on ``device``) and the per-epoch history
-    (train objective, validation objective, seconds).
+    With ``config.binarization == "resampled"`` ``train_x`` holds the grayscale probabilities each
+    epoch binarizes afresh. Returns the trained model (float32, on ``device``) and the per-epoch
+    history (train objective, validation objective, learning rate, seconds).
     """
+    if config.binarization == "resampled" and not bool(((train_x >= 0) & (train_x <= 1)).all()):
+        raise ValueError("train_x must hold pixel probabilities in [0, 1] when binarization='resampled'")
     torch.manual_seed(config.seed)  # parameter initialisation
     model = VAE(config.architecture).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     g_shuffle = torch.Generator().manual_seed(config.seed + 1)
     g_sample = torch.Generator(device=device).manual_seed(config.seed + 2)
     train_x, valid_x = train_x.to(device), valid_x.to(device)
+    g_binarize = torch.Generator(device=device).manual_seed(config.seed + 4)
     best, best_state, stale, history = -math.inf, copy.deepcopy(model.state_dict()), 0, []
     bar = None
     label = label or f"{config.data} {config.architecture.data_dim}-{config.architecture.latent_dim}"
@@ -151,9 +199,13 @@ def train(
         bar = tqdm(total=config.epochs, desc=f"train {label}", unit="epoch")
     for epoch in range(config.epochs):
         start, total = time.perf_counter(), 0.0
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(config, epoch)
+        # dynamic binarization: ``train_x`` holds grayscale probabilities, binarized afresh each epoch
+        epoch_x = torch.bernoulli(train_x, generator=g_binarize) if config.binarization == "resampled" else train_x
         model.train()
         for idx in torch.randperm(train_x.shape[0], generator=g_shuffle).split(config.batch_size):
-            loss = -training_objective(model, train_x[idx.to(device)], config, g_sample)
+            loss = -training_objective(model, epoch_x[idx.to(device)], config, g_sample)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -161,7 +213,7 @@ def train(
         model.eval()
         valid = _validation_objective(model, valid_x, config)
         history.append({"epoch": epoch + 1, "train_objective": total / train_x.shape[0], "valid_objective": valid,
-                        "seconds": time.perf_counter() - start})
+                        "learning_rate": learning_rate_at(config, epoch), "seconds": time.perf_counter() - start})
         if bar is not None:
             bar.set_postfix(train=f"{history[-1]['train_objective']:.2f}", valid=f"{valid:.2f}")
             bar.update(1)
@@ -261,9 +313,11 @@ def load_or_train(
 
     Returns the model, the checkpoint path and the checkpoint's payload (config, history, key).
     """
-    from vaebench.data import load
+    from vaebench.data import load, load_grayscale
 
-    train_x, valid_x = load(config.data, "train", path=data_path), load(config.data, "valid", path=data_path)
+    train_x = load_grayscale(config.data, "train", path=data_path) if config.binarization == "resampled" \
+        else load(config.data, "train", path=data_path)
+    valid_x = load(config.data, "valid", path=data_path)
     key = config.key(_fingerprint(train_x, valid_x))
     path = cache_dir(cache) / f"{config.data}-{key}.pt"
     if path.exists():
