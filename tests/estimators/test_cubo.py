@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, special, stats
+from scipy import integrate, special
 
+from tests.estimators.scipy_gaussians import scipy_gaussian
 from vaebench import get_estimator
 from vaebench.testing.ztests import mean_and_se
 
@@ -29,9 +30,7 @@ def _chi_square(model, x) -> np.ndarray:
     q, post = model.proposal(x), model.posterior(x)
     out = []
     for i in range(x.shape[0]):
-        qi = stats.multivariate_normal(q.mean[i].numpy(), np.diag(q.variance[i].numpy())
-                                       if not hasattr(q, "covariance_matrix") else q.covariance_matrix[i].numpy())
-        pi = stats.multivariate_normal(post.mean[i].numpy(), post.covariance_matrix[i].numpy())
+        qi, pi = scipy_gaussian(q, i), scipy_gaussian(post, i)
         c = pi.mean
         val, _ = integrate.dblquad(lambda b, a: pi.pdf([a, b]) ** 2 / qi.pdf([a, b]), c[0] - 8, c[0] + 8,
                                    c[1] - 8, c[1] + 8, epsabs=1e-12, epsrel=1e-10)

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import integrate, special, stats
+from scipy import integrate, special
 
+from tests.estimators.scipy_gaussians import scipy_gaussian
 from vaebench import get_estimator
 
 renyi = get_estimator("renyi")
@@ -26,18 +27,12 @@ def test_reduction_of_the_same_weights_matches_scipy(small_model, alpha):
     assert np.allclose(est.log_px.numpy(), expected, rtol=0, atol=1e-10)
 
 
-def _gaussian_pdf(dist: torch.distributions.Distribution, i: int):
-    mean = dist.mean[i].numpy()
-    cov = dist.covariance_matrix[i].numpy() if hasattr(dist, "covariance_matrix") else np.diag(dist.variance[i].numpy())
-    return stats.multivariate_normal(mean, cov)
-
-
 def _renyi_limit(model, x, alpha) -> np.ndarray:
     """log p(x) − D_α(q ‖ p(z|x)) with ∫ q^α p(z|x)^(1−α) dz by scipy's dblquad (2-D latent)."""
     q, post = model.proposal(x), model.posterior(x)
     out = []
     for i in range(x.shape[0]):
-        qi, pi = _gaussian_pdf(q, i), _gaussian_pdf(post, i)
+        qi, pi = scipy_gaussian(q, i), scipy_gaussian(post, i)
         c = pi.mean
         val, _ = integrate.dblquad(lambda b, a: qi.pdf([a, b]) ** alpha * pi.pdf([a, b]) ** (1 - alpha),
                                    c[0] - 8, c[0] + 8, c[1] - 8, c[1] + 8, epsabs=1e-12, epsrel=1e-10)
