@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     entry = add_to_manifest(target, {
         "preset": args.preset, "command": args.command, "config": config.to_dict(), "torch": torch.__version__,
         "epochs_run": len(history), "best_valid_objective": max(h["valid_objective"] for h in history),
-        "train_seconds": round(sum(h["seconds"] for h in history), 1)})
+        "train_seconds": round(sum(h["seconds"] for h in history), 1),
+        # a continuation (TrainConfig.warm_start): the checkpoint it started from, and that training's epochs
+        **{k: payload[k] for k in ("warm_start_checkpoint", "warm_start_epochs_run") if k in payload}})
     print(f"shipped {target} ({entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}…)")
     return 0
 

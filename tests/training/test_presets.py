@@ -27,6 +27,24 @@ def test_presets_and_pretrained(tmp_path):
     assert time.perf_counter() - start < 5
 
 
+def test_the_schedule_presets_differ_only_where_their_names_say():
+    """mnist-iwae5-burda is mnist-vae-burda with the IWAE bound; mnist-vae-burda7 continues mnist-vae-burda's
+    weights through exactly the schedule's seventh stage (epochs 365-1093 at 1e-3 · 10^(-6/7))."""
+    import dataclasses
+
+    from vaebench.training.trainer import learning_rate_at
+
+    vae, iwae = preset_config("mnist-vae-burda"), preset_config("mnist-iwae5-burda")
+    assert dataclasses.replace(iwae, objective="elbo", num_samples=1) == vae
+    for parent, child in [("mnist-vae-burda", "mnist-vae-burda7"), ("dmnist-vae-burda", "dmnist-vae-burda7")]:
+        start, longer = preset_config(parent), preset_config(child)
+        assert longer.warm_start == start and longer.start_epoch == start.epochs == 364
+        assert longer.start_epoch + longer.epochs == sum(3**i for i in range(7))
+        rates = {learning_rate_at(longer, e) for e in range(longer.start_epoch, longer.start_epoch + longer.epochs)}
+        assert len(rates) == 1 and abs(rates.pop() - 1e-3 * 10 ** (-6 / 7)) < 1e-15
+        assert dataclasses.replace(longer, warm_start=None, start_epoch=0, epochs=364) == start
+
+
 def test_cli_train(tmp_path, capsys):
     from vaebench.cli import main
 

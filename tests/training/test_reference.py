@@ -139,3 +139,6 @@ def test_the_recipe_names_the_schedule_and_the_binarization():
     assert plain.startswith("ELBO; Adam lr 0.001, batch 100") and "ran 3 epochs" in plain and "10^" not in plain
     dynamic = recipe_words(preset_config("dmnist-vae-burda"), {"history": []})
     assert "decayed by 10^(-1/7) per stage of 3^i epochs" in dynamic and "a fresh binarization" in dynamic
+    continued = recipe_words(preset_config("mnist-vae-burda7"), {"history": [{}] * 5, "warm_start_epochs_run": 364})
+    assert "epochs 365-1093 of the schedule at most (ran 5" in continued
+    assert "fresh Adam state from the weights of: ELBO" in continued and continued.endswith("ran 364 epochs, seed 0")

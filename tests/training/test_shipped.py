@@ -36,6 +36,20 @@ def test_each_shipped_checkpoint_matches_its_manifest_and_its_preset(name, entry
     assert name.startswith(f"{preset_config(entry['preset']).data}-{payload['key']}")
 
 
+def test_a_shipped_continuation_names_a_shipped_parent_with_the_weights_it_started_from():
+    continued = [(name, entry) for name, entry in ENTRIES if preset_config(entry["preset"]).warm_start is not None]
+    if not continued:
+        pytest.skip("no continuation is shipped")
+    for name, entry in continued:
+        parent = entry["warm_start_checkpoint"]
+        assert parent in dict(ENTRIES), f"{name} continues {parent}, which is not shipped"
+        _, payload = load_checkpoint(SHIPPED_DIR / name)
+        _, parent_payload = load_checkpoint(SHIPPED_DIR / parent, preset_config(entry["preset"]).warm_start)
+        assert payload["warm_start_sha256"] == parent_payload["state_sha256"]
+        assert entry["warm_start_epochs_run"] == len(parent_payload["history"])
+        assert payload["history"][0]["epoch"] == preset_config(entry["preset"]).start_epoch + 1
+
+
 def test_load_or_train_takes_the_shipped_checkpoint_instead_of_training(tmp_path, monkeypatch):
     entry = next((e for _, e in ENTRIES if e["preset"] == "synthetic-2d"), None)
     if entry is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -86,7 +88,8 @@ def test_burda_schedule_holds_each_stage_for_three_to_the_i_epochs():
 def test_new_training_fields_keep_the_names_of_earlier_checkpoints():
     """schedule and binarization enter the cache key only away from their defaults."""
     plain = TrainConfig("binarized-mnist", VAEConfig(784, 50, (200, 200)))
-    keyed = {k: v for k, v in plain.to_dict().items() if k not in ("schedule", "binarization")}
+    keyed = {k: v for k, v in plain.to_dict().items()
+             if k not in ("schedule", "binarization", "start_epoch", "warm_start")}
     import hashlib
     import json
 
@@ -95,6 +98,47 @@ def test_new_training_fields_keep_the_names_of_earlier_checkpoints():
     body = json.dumps({"config": keyed, "data": "d", "format": CHECKPOINT_FORMAT}, sort_keys=True)
     assert plain.key("d") == hashlib.sha256(body.encode()).hexdigest()[:20]
     assert TrainConfig("binarized-mnist", VAEConfig(784, 50, (200, 200)), schedule="burda").key("d") != plain.key("d")
+    continued = TrainConfig("binarized-mnist", VAEConfig(784, 50, (200, 200)), warm_start=plain, start_epoch=50)
+    assert len({continued.key("d"), plain.key("d"), dataclasses.replace(continued, start_epoch=51).key("d"),
+                dataclasses.replace(continued, warm_start=dataclasses.replace(plain, seed=1)).key("d")}) == 4
+
+
+def test_a_warm_start_continues_from_the_parent_weights_and_never_ends_worse(tmp_path):
+    """A continuation loads its parent (trained first where not cached), counts epochs and the learning rate
+    from ``start_epoch``, and keeps the parent's weights when no epoch beats the parent's validation value."""
+    from vaebench.training.trainer import _validation_objective, learning_rate_at
+
+    parent = dataclasses.replace(TINY, schedule="burda", epochs=4)
+    child = dataclasses.replace(parent, warm_start=parent, start_epoch=4, epochs=3)
+    assert TrainConfig.from_dict(child.to_dict()) == child
+    model, path, payload = load_or_train(child, cache=tmp_path, progress=False)
+    parent_model, parent_path, parent_payload = load_or_train(parent, cache=tmp_path, progress=False)
+    assert payload["warm_start_checkpoint"] == parent_path.name
+    assert payload["warm_start_sha256"] == parent_payload["state_sha256"]
+    assert [h["epoch"] for h in payload["history"]] == [5, 6, 7]
+    assert [h["learning_rate"] for h in payload["history"]] == [learning_rate_at(parent, e) for e in (4, 5, 6)]
+    assert payload["history"][0]["learning_rate"] < parent_payload["history"][-1]["learning_rate"]  # stage 2
+    from vaebench.data import load
+
+    valid = load("synthetic-2d", "valid")
+    assert _validation_objective(model, valid, child) >= _validation_objective(parent_model, valid, child)
+    # A learning rate that can only diverge: every epoch is worse, so the parent's weights come back exactly.
+    wild = dataclasses.replace(child, learning_rate=50.0, epochs=2, patience=5)
+    diverged, _, _ = load_or_train(wild, cache=tmp_path, progress=False)
+    assert all(torch.equal(v, w) for v, w in zip(diverged.state_dict().values(), parent_model.state_dict().values()))
+
+
+def test_a_warm_start_needs_a_training_configuration_of_the_same_architecture():
+    with pytest.raises(ValueError, match="warm_start must have the same architecture"):
+        dataclasses.replace(TINY, warm_start=TrainConfig("synthetic-2d", VAEConfig(64, 2, (32,))))
+    with pytest.raises(TypeError, match="warm_start must be a TrainConfig or None"):
+        dataclasses.replace(TINY, warm_start="mnist-vae")
+    with pytest.raises(ValueError, match="start_epoch must be >= 0"):
+        dataclasses.replace(TINY, start_epoch=-1)
+    from vaebench.training.trainer import train
+
+    with pytest.raises(ValueError, match="initial_state must be given exactly when config.warm_start is set"):
+        train(dataclasses.replace(TINY, warm_start=TINY), torch.zeros(4, 64), torch.zeros(4, 64), progress=False)
 
 
 def _gray(n: int, seed: int) -> torch.Tensor:

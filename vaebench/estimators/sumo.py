@@ -120,6 +120,7 @@ def roulette_series(model: Any, x: Tensor, num_samples: int, extra: Tensor, surv
     value = torch.zeros(batch, dtype=torch.float64, device=x.device)
     drawn, needed = 0, int(total.max())
     rows, q_rows = torch.arange(batch, device=x.device), q  # the points sampled for, and q on them
+    in_play = -1  # how many points the chunk rule was last resolved for
     while drawn < needed:
         active = torch.nonzero(total > drawn).squeeze(1)  # points whose series is still running
         if active.numel() <= rows.numel() // 2:  # most points are done: sample only for those still running
@@ -128,9 +129,10 @@ def roulette_series(model: Any, x: Tensor, num_samples: int, extra: Tensor, surv
                 narrowed = model_proposal(model, x[active], None)
             if narrowed is not None:
                 rows, q_rows = active, narrowed
-        # the chunk rule on the points in play: as they finish, chunks of more samples fit the same memory
-        x_active = x[active]
-        chunk = resolve_chunk_size(chunk_size, x_active, latent_dim)
+        if active.numel() != in_play:
+            # the chunk rule on the points in play: as they finish, chunks of more samples fit the same memory
+            x_active, in_play = x[active], active.numel()
+            chunk = resolve_chunk_size(chunk_size, x_active, latent_dim)
         k = min(latent_block_size(chunk, x_active, latent_dim), int(total[active].max()) - drawn)
         z, log_q = sample_with_log_prob(q_rows, (k,), g)
         if rows.numel() != active.numel():

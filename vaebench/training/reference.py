@@ -79,14 +79,21 @@ def bdmc_check(model: Any, num_points: int, num_chains: int, *, seed: int = 0, b
 def recipe_words(config: Any, payload: dict[str, Any]) -> str:
     """The training recipe of a checkpoint, in words: objective, K, budget, optimiser, what it ran."""
     objective = "ELBO" if config.objective == "elbo" else f"IWAE bound, K = {config.num_samples}"
-    history = payload.get("history") or []
+    ran = payload.get("epochs_run")
+    ran = len(payload.get("history") or []) if ran is None else ran
     schedule = "" if config.schedule == "constant" else \
         " decayed by 10^(-1/7) per stage of 3^i epochs (Burda et al. 2016)"
     binarization = "; a fresh binarization of the training images every epoch" if config.binarization == "resampled" \
         else ""
+    if config.warm_start is not None:
+        first = config.start_epoch + 1
+        return (f"{objective}; Adam lr {config.learning_rate:g}{schedule}{binarization}, batch {config.batch_size}; "
+                f"epochs {first}-{config.start_epoch + config.epochs} of the schedule at most (ran {ran}, "
+                f"early stopping after {config.patience} without beating the start), continued with a fresh Adam "
+                f"state from the weights of: {recipe_words(config.warm_start, {'epochs_run': payload.get('warm_start_epochs_run')})}")
     return (f"{objective}; Adam lr {config.learning_rate:g}{schedule}, batch {config.batch_size}, at most {config.epochs} "
             f"epochs, early stopping after {config.patience} without a better validation objective{binarization}; ran "
-            f"{len(history)} epochs, seed {config.seed}")
+            f"{ran} epochs, seed {config.seed}")
 
 
 def make_reference(preset: str, out: str | os.PathLike, *, num_samples: int = 100_000, points: int | None = None,

@@ -34,7 +34,7 @@ CHECKPOINT_FORMAT = 2
 
 SCHEDULES = ("constant", "burda")
 RESAMPLABLE = ("dynamic-mnist",)
-_LATER_FIELDS = {"schedule": "constant", "binarization": "fixed"}
+_LATER_FIELDS = {"schedule": "constant", "binarization": "fixed", "start_epoch": 0, "warm_start": None}
 
 
 def learning_rate_at(config: "TrainConfig", epoch: int) -> float:
@@ -82,6 +82,14 @@ class TrainConfig:
         ``resampled`` (``dynamic-mnist`` only) draws a new Bernoulli binarization of the grayscale
         training images at every epoch, the dynamic binarization of the IWAE paper; ``fixed`` trains
         on the one binarization the data set loads. Validation always uses the data set's fixed one.
+    warm_start : TrainConfig or None
+        Start from the weights this other configuration trains to (loaded or trained first) instead of
+        a fresh initialisation, with a fresh Adam state: how a schedule is extended past a shipped
+        checkpoint. Early stopping starts from the warm start's validation value, so a continuation
+        that never improves returns those weights unchanged.
+    start_epoch : int
+        The epoch of the schedule the first epoch of this training is (``learning_rate_at`` counts
+        from it): a warm start at ``start_epoch=364`` with ``schedule="burda"`` runs stage 6 onwards.
 
     References
     ----------
@@ -99,6 +107,8 @@ class TrainConfig:
     patience: int = 10
     schedule: str = "constant"
     binarization: str = "fixed"
+    start_epoch: int = 0
+    warm_start: "TrainConfig | None" = None
 
     def __post_init__(self) -> None:
         if self.objective not in ("elbo", "iwae"):
@@ -113,18 +123,35 @@ class TrainConfig:
         for key in ("num_samples", "epochs", "batch_size", "patience"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.start_epoch < 0:
+            raise ValueError(f"start_epoch must be >= 0, got {self.start_epoch}")
+        if self.warm_start is not None:
+            if not isinstance(self.warm_start, TrainConfig):
+                raise TypeError(f"warm_start must be a TrainConfig or None, got {type(self.warm_start).__name__}")
+            if self.warm_start.architecture != self.architecture:
+                raise ValueError(f"warm_start must have the same architecture: {self.warm_start.architecture} "
+                                 f"differs from {self.architecture}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "architecture": self.architecture.to_dict()}
+        return {**asdict(self), "architecture": self.architecture.to_dict(),
+                "warm_start": None if self.warm_start is None else self.warm_start.to_dict()}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        return cls(**{**data, "architecture": VAEConfig(**data["architecture"])})
-
-    def key(self, data_fingerprint: str) -> str:
+    def _keyed_dict(self) -> dict[str, Any]:
         # Fields added after checkpoints were shipped enter the key only when they differ from their
         # default, so the configurations trained before them keep their names.
         config = {k: v for k, v in self.to_dict().items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+        if self.warm_start is not None:
+            config["warm_start"] = self.warm_start._keyed_dict()
+        return config
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        parent = data.get("warm_start")
+        return cls(**{**data, "architecture": VAEConfig(**data["architecture"]),
+                      "warm_start": None if parent is None else cls.from_dict(parent)})
+
+    def key(self, data_fingerprint: str) -> str:
+        config = self._keyed_dict()
         body = json.dumps({"config": config, "data": data_fingerprint, "format": CHECKPOINT_FORMAT},
                           sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:20]
@@ -173,9 +200,13 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     label: str | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
 ) -> tuple[VAE, list[dict[str, float]]]:
     """Train a VAE with Adam; keep the parameters with the best validation value of the training
     objective (``label`` names the model in progress lines).
+
+    ``initial_state`` (the weights of ``config.warm_start``) replaces the fresh initialisation and
+    sets the value early stopping must beat. History epochs count from ``config.start_epoch``.
 
     With ``config.binarization == "resampled"`` ``train_x`` holds the grayscale probabilities each
     epoch binarizes afresh. Returns the trained model (float32, on ``device``) and the per-epoch
@@ -183,21 +214,28 @@ def train(
     """
     if config.binarization == "resampled" and not bool(((train_x >= 0) & (train_x <= 1)).all()):
         raise ValueError("train_x must hold pixel probabilities in [0, 1] when binarization='resampled'")
+    if (initial_state is None) != (config.warm_start is None):
+        raise ValueError("initial_state must be given exactly when config.warm_start is set")
     torch.manual_seed(config.seed)  # parameter initialisation
     model = VAE(config.architecture).to(device)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    g_shuffle = torch.Generator().manual_seed(config.seed + 1)
-    g_sample = torch.Generator(device=device).manual_seed(config.seed + 2)
+    # A continuation draws other shuffles and binarizations than the epochs it follows.
+    stream = config.seed + 7919 * config.start_epoch
+    g_shuffle = torch.Generator().manual_seed(stream + 1)
+    g_sample = torch.Generator(device=device).manual_seed(stream + 2)
     train_x, valid_x = train_x.to(device), valid_x.to(device)
-    g_binarize = torch.Generator(device=device).manual_seed(config.seed + 4)
-    best, best_state, stale, history = -math.inf, copy.deepcopy(model.state_dict()), 0, []
+    g_binarize = torch.Generator(device=device).manual_seed(stream + 4)
+    best = -math.inf if initial_state is None else _validation_objective(model.eval(), valid_x, config)
+    best_state, stale, history = copy.deepcopy(model.state_dict()), 0, []
     bar = None
     label = label or f"{config.data} {config.architecture.data_dim}-{config.architecture.latent_dim}"
     if progress and sys.stderr.isatty():  # a bar on a terminal; one line per epoch otherwise
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.epochs, desc=f"train {label}", unit="epoch")
-    for epoch in range(config.epochs):
+    for epoch in range(config.start_epoch, config.start_epoch + config.epochs):
         start, total = time.perf_counter(), 0.0
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(config, epoch)
@@ -218,7 +256,7 @@ def train(
             bar.set_postfix(train=f"{history[-1]['train_objective']:.2f}", valid=f"{valid:.2f}")
             bar.update(1)
         elif progress:
-            print(f"[train {label}] epoch {epoch + 1}/{config.epochs}: objective "
+            print(f"[train {label}] epoch {epoch + 1}/{config.start_epoch + config.epochs}: objective "
                   f"{history[-1]['train_objective']:.3f}, valid {valid:.3f}", file=sys.stderr, flush=True)
         if valid > best:
             best, best_state, stale = valid, copy.deepcopy(model.state_dict()), 0
@@ -331,9 +369,16 @@ def load_or_train(
     if progress:
         print(f"[train] {config.data} (latent {config.architecture.latent_dim}): no checkpoint in {path.parent}, training "
               f"(cache empty); later runs load it", file=sys.stderr, flush=True)
-    model, history = train(config, train_x, valid_x, device=device, progress=progress)
+    initial_state, parent = None, {}
+    if config.warm_start is not None:
+        parent_model, parent_path, parent_payload = load_or_train(config.warm_start, data_path=data_path, cache=cache,
+                                                                  device=device, progress=progress)
+        initial_state = parent_model.state_dict()
+        parent = {"warm_start_checkpoint": parent_path.name, "warm_start_sha256": parent_payload["state_sha256"],
+                  "warm_start_epochs_run": len(parent_payload.get("history") or [])}
+    model, history = train(config, train_x, valid_x, device=device, progress=progress, initial_state=initial_state)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": CHECKPOINT_FORMAT, "key": key, "config": config.to_dict(), "state_dict": state,
-               "state_sha256": state_digest(state), "history": history}
+               "state_sha256": state_digest(state), "history": history, **parent}
     _save(path, payload)
     return model, path, payload
