@@ -165,9 +165,25 @@ class LogisticModel:
 
     def laplace(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mode and Laplace standard deviation per row, ``[B, 1]`` each (float64 Newton)."""
+        z, _ = self._newton_mode(x, 1 / self.prior_sd**2)
+        s = torch.sigmoid(z * self.a.double() + self.c.double())
+        hess = (s * (1 - s) * self.a.double()**2).sum(-1, keepdim=True) + 1 / self.prior_sd**2
+        return z, hess.rsqrt()
+
+    def log_likelihood_sup(self, x: Tensor) -> Tensor:
+        """An upper bound on sup_z log p(x | z) per row, float64 ``[B]``: the maximum of the concave
+        log-likelihood (Newton's method) where it is reached at a finite z, else 0 (p(x | z) <= 1)."""
+        z, converged = self._newton_mode(x, 0.0)
+        eta = z * self.a.double() + self.c.double()
+        top = (x.double() * eta - torch.nn.functional.softplus(eta)).sum(-1)
+        # a relative margin far above float64 rounding keeps it a bound at a converged maximum
+        return torch.where(converged, top + 1e-9 * (1 + top.abs()), torch.zeros_like(top)).clamp(max=0.0)
+
+    def _newton_mode(self, x: Tensor, prec0: float) -> tuple[Tensor, Tensor]:
+        """The maximum of log p(x | z) - prec0 (z - μ₀)² / 2 per row, ``[B, 1]``, and whether Newton's
+        method converged there ``[B]`` (it cannot where the log-likelihood rises forever, prec0 = 0)."""
         a, c, x64 = self.a.double(), self.c.double(), x.double()
         z = torch.full((x.shape[0], 1), self.prior_mean, dtype=torch.float64, device=x.device)
-        prec0 = 1 / self.prior_sd**2
 
         def log_joint(z: Tensor) -> Tensor:
             eta = z * a + c
@@ -190,8 +206,9 @@ class LogisticModel:
             if bool(step.abs().max() < 1e-13):
                 break
         s = torch.sigmoid(z * a + c)
-        hess = (s * (1 - s) * a**2).sum(-1, keepdim=True) + prec0
-        return z, hess.rsqrt()
+        curvature = (s * (1 - s) * a**2).sum(-1) + prec0
+        converged = torch.isfinite(z).squeeze(-1) & (step.abs().squeeze(-1) < 1e-10) & (curvature > 1e-8)
+        return z, converged
 
     def proposal(self, x: Tensor) -> Distribution:
         mode, sd = self.laplace(x)
@@ -200,22 +217,33 @@ class LogisticModel:
                            validate_args=False)
 
     def posterior_samples(self, x: Tensor, num: int, generator: torch.Generator) -> Tensor:
-        """Exact draws from p(z | x), ``[num, B, 1]``, by rejection from the prior: p(x | z) <= 1 for
-        Bernoulli data, so accepting z ~ p(z) with probability p(x | z) is exact."""
+        """Exact draws from p(z | x), ``[num, B, 1]``, by rejection from the prior: with M(x) >=
+        sup_z p(x | z) (`log_likelihood_sup`), accepting z ~ p(z) with probability p(x | z) / M(x) is
+        exact, and accepts a fraction p(x) / M(x) of the draws. Each round draws only for the rows
+        still short of ``num``. A draw above the envelope would make the sampler inexact: it raises."""
         batch = x.shape[0]
         out = x.new_empty((num, batch, 1))
         filled = torch.zeros(batch, dtype=torch.long, device=x.device)
+        log_envelope = self.log_likelihood_sup(x)
         while bool((filled < num).any()):
+            rows = torch.nonzero(filled < num).squeeze(1)
             draws = max(1024, 8 * num)
-            z = self.prior_mean + self.prior_sd * torch.randn((draws, batch, 1), generator=generator, dtype=x.dtype,
-                                                              device=x.device)
-            u = torch.rand((draws, batch), generator=generator, dtype=x.dtype, device=x.device)
-            accept = u.log() < self.log_likelihood(x, z)
-            rank = torch.cumsum(accept.long(), 0) - 1 + filled
+            z = self.prior_mean + self.prior_sd * torch.randn((draws, rows.numel(), 1), generator=generator,
+                                                              dtype=x.dtype, device=x.device)
+            u = torch.rand((draws, rows.numel()), generator=generator, dtype=x.dtype, device=x.device)
+            eta = z.double() * self.a.double() + self.c.double()  # float64 whatever the model's dtype
+            log_lik = -torch.nn.functional.binary_cross_entropy_with_logits(
+                eta, x[rows].double().expand_as(eta), reduction="none").sum(-1)
+            log_ratio = log_lik - log_envelope[rows]
+            if bool((log_ratio > 0).any()):
+                raise RuntimeError("LogisticModel.posterior_samples: a draw lies above the rejection envelope "
+                                   "(log_likelihood_sup is not an upper bound here)")
+            accept = u.double().log() < log_ratio
+            rank = torch.cumsum(accept.long(), 0) - 1 + filled[rows]
             take = accept & (rank < num)
             i, b = take.nonzero(as_tuple=True)
-            out[rank[i, b], b] = z[i, b]
-            filled = (filled + accept.long().sum(0)).clamp(max=num)
+            out[rank[i, b], rows[b]] = z[i, b]
+            filled[rows] = (filled[rows] + accept.long().sum(0)).clamp(max=num)
         return out
 
     def laplace_proposal(self, x: Tensor) -> Distribution:
