@@ -79,6 +79,11 @@ def test_contract_model_converts_dtype_and_shifts_exactly(name):
     assert f32.log_likelihood(prob.x.float(), z.float()).dtype == torch.float32
 
 
+def _logistic_model(prob):
+    """The LogisticModel inside the problem's contract wrapper (the truth the estimators never see)."""
+    return prob.model._inner
+
+
 def _posterior_cdf_on_a_grid(prob):
     """The logistic problem's posterior CDF per point by a dense trapezoid rule (independent of the sampler)."""
     z = torch.linspace(-25, 25, 400_001, dtype=torch.float64)
@@ -107,7 +112,7 @@ def test_logistic_posterior_draws_follow_the_posterior_by_quadrature(monkeypatch
         result = stats.kstest(draws[:, b, 0].numpy(), lambda v, b=b: np.interp(v, grid, cdf[:, b]))
         assert result.pvalue > 1e-4, f"point {b}: KS p = {result.pvalue:.2e}"
 
-    inner = prob.model._inner if hasattr(prob.model, "_inner") else prob.model
+    inner = _logistic_model(prob)
     g = torch.Generator().manual_seed(12)
     z = inner.prior_mean + inner.prior_sd * torch.randn(400_000, 3, 1, generator=g, dtype=torch.float64)
     log_ratio = 0.8 * (inner.log_likelihood(prob.x, z) - inner.log_likelihood_sup(prob.x))
@@ -126,7 +131,7 @@ def test_logistic_posterior_draws_follow_the_posterior_by_quadrature(monkeypatch
 def test_the_likelihood_supremum_bounds_the_likelihood_and_is_reached():
     """log_likelihood_sup against a dense grid: above every grid value, and within 1e-6 of the grid's top."""
     prob = problem("1d-logistic")
-    inner = prob.model._inner if hasattr(prob.model, "_inner") else prob.model
+    inner = _logistic_model(prob)
     z = torch.linspace(-40, 40, 800_001, dtype=torch.float64)[:, None, None].expand(-1, 3, 1)
     on_grid = inner.log_likelihood(prob.x, z).max(0).values
     sup = inner.log_likelihood_sup(prob.x)

@@ -165,23 +165,27 @@ class LogisticModel:
 
     def laplace(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mode and Laplace standard deviation per row, ``[B, 1]`` each (float64 Newton)."""
-        z, _ = self._newton_mode(x, 1 / self.prior_sd**2)
-        s = torch.sigmoid(z * self.a.double() + self.c.double())
-        hess = (s * (1 - s) * self.a.double()**2).sum(-1, keepdim=True) + 1 / self.prior_sd**2
-        return z, hess.rsqrt()
+        z, curvature, _ = self._newton_mode(x, 1 / self.prior_sd**2)
+        return z, curvature.rsqrt()
 
     def log_likelihood_sup(self, x: Tensor) -> Tensor:
         """An upper bound on sup_z log p(x | z) per row, float64 ``[B]``: the maximum of the concave
         log-likelihood (Newton's method) where it is reached at a finite z, else 0 (p(x | z) <= 1)."""
-        z, converged = self._newton_mode(x, 0.0)
-        eta = z * self.a.double() + self.c.double()
-        top = (x.double() * eta - torch.nn.functional.softplus(eta)).sum(-1)
+        z, _, converged = self._newton_mode(x, 0.0)
+        top = self._log_likelihood64(x, z)
         # a relative margin far above float64 rounding keeps it a bound at a converged maximum
         return torch.where(converged, top + 1e-9 * (1 + top.abs()), torch.zeros_like(top)).clamp(max=0.0)
 
-    def _newton_mode(self, x: Tensor, prec0: float) -> tuple[Tensor, Tensor]:
-        """The maximum of log p(x | z) - prec0 (z - μ₀)² / 2 per row, ``[B, 1]``, and whether Newton's
-        method converged there ``[B]`` (it cannot where the log-likelihood rises forever, prec0 = 0)."""
+    def _log_likelihood64(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x | z) in float64 whatever the model's dtype, ``[..., B]`` for z ``[..., B, 1]``."""
+        eta = z.double() * self.a.double() + self.c.double()
+        return -torch.nn.functional.binary_cross_entropy_with_logits(
+            eta, x.double().expand_as(eta), reduction="none").sum(-1)
+
+    def _newton_mode(self, x: Tensor, prec0: float) -> tuple[Tensor, Tensor, Tensor]:
+        """The maximum of log p(x | z) - prec0 (z - μ₀)² / 2 per row, ``[B, 1]``, the curvature there
+        ``[B, 1]``, and whether Newton's method converged ``[B]`` (it cannot where the log-likelihood
+        rises forever, prec0 = 0)."""
         a, c, x64 = self.a.double(), self.c.double(), x.double()
         z = torch.full((x.shape[0], 1), self.prior_mean, dtype=torch.float64, device=x.device)
 
@@ -206,9 +210,9 @@ class LogisticModel:
             if bool(step.abs().max() < 1e-13):
                 break
         s = torch.sigmoid(z * a + c)
-        curvature = (s * (1 - s) * a**2).sum(-1) + prec0
-        converged = torch.isfinite(z).squeeze(-1) & (step.abs().squeeze(-1) < 1e-10) & (curvature > 1e-8)
-        return z, converged
+        curvature = (s * (1 - s) * a**2).sum(-1, keepdim=True) + prec0
+        converged = (torch.isfinite(z) & (step.abs() < 1e-10) & (curvature > 1e-8)).squeeze(-1)
+        return z, curvature, converged
 
     def proposal(self, x: Tensor) -> Distribution:
         mode, sd = self.laplace(x)
@@ -231,10 +235,7 @@ class LogisticModel:
             z = self.prior_mean + self.prior_sd * torch.randn((draws, rows.numel(), 1), generator=generator,
                                                               dtype=x.dtype, device=x.device)
             u = torch.rand((draws, rows.numel()), generator=generator, dtype=x.dtype, device=x.device)
-            eta = z.double() * self.a.double() + self.c.double()  # float64 whatever the model's dtype
-            log_lik = -torch.nn.functional.binary_cross_entropy_with_logits(
-                eta, x[rows].double().expand_as(eta), reduction="none").sum(-1)
-            log_ratio = log_lik - log_envelope[rows]
+            log_ratio = self._log_likelihood64(x[rows], z) - log_envelope[rows]
             if bool((log_ratio > 0).any()):
                 raise RuntimeError("LogisticModel.posterior_samples: a draw lies above the rejection envelope "
                                    "(log_likelihood_sup is not an upper bound here)")

@@ -22,6 +22,10 @@ __all__ = ["PRESETS", "preset_config", "pretrained"]
 # to its first six stages, 364 of its 3280 epochs, on static and on dynamic binarization; the -burda7
 # presets continue those weights (TrainConfig.warm_start) through the seventh stage, 1093 epochs in all.
 _IWAE_ARCH = ARCHITECTURES["iwae"]
+# The six-stage schedule's VAEs, which the -burda7 presets continue (warm starts) through stage 7.
+_VAE_BURDA = TrainConfig("binarized-mnist", _IWAE_ARCH, epochs=364, patience=40, schedule="burda")
+_DVAE_BURDA = TrainConfig("dynamic-mnist", _IWAE_ARCH, epochs=364, patience=40, schedule="burda",
+                          binarization="resampled")
 PRESETS: dict[str, tuple[TrainConfig, str]] = {
     "mnist-vae": (
         TrainConfig("binarized-mnist", _IWAE_ARCH, epochs=100, patience=20),
@@ -38,7 +42,7 @@ PRESETS: dict[str, tuple[TrainConfig, str]] = {
         "use, 73 s/epoch on one thread, 12.8x the ELBO recipe: benchmarks/train_cost.py)",
     ),
     "mnist-vae-burda": (
-        TrainConfig("binarized-mnist", _IWAE_ARCH, epochs=364, patience=40, schedule="burda"),
+        _VAE_BURDA,
         "VAE (k = 1, ELBO-trained) 784-200-200-50 on binarized MNIST with the IWAE paper's decaying learning rate "
         "truncated to its first six stages (364 of 3280 epochs; early stopping on the validation ELBO; shipped; "
         "trained in 4466 s beside other jobs)",
@@ -51,15 +55,14 @@ PRESETS: dict[str, tuple[TrainConfig, str]] = {
         "(shipped; trained in 3798 s beside other jobs)",
     ),
     "mnist-vae-burda7": (
-        TrainConfig("binarized-mnist", _IWAE_ARCH, epochs=729, patience=40, schedule="burda", start_epoch=364,
-                    warm_start=TrainConfig("binarized-mnist", _IWAE_ARCH, epochs=364, patience=40, schedule="burda")),
+        dataclasses.replace(_VAE_BURDA, epochs=729, start_epoch=364, warm_start=_VAE_BURDA),
         "VAE (k = 1, ELBO-trained) 784-200-200-50 on binarized MNIST through the IWAE paper's first seven stages "
         "(1093 of 3280 epochs): mnist-vae-burda continued from its weights through stage 6 (729 epochs at "
         "1.4e-4, a fresh Adam state; early stopping on the validation ELBO; shipped: it stopped after 236 epochs, "
         "at epoch 600, in 1235 s)",
     ),
     "dmnist-vae-burda": (
-        TrainConfig("dynamic-mnist", _IWAE_ARCH, epochs=364, patience=40, schedule="burda", binarization="resampled"),
+        _DVAE_BURDA,
         "VAE (k = 1, ELBO-trained) 784-200-200-50 on dynamically binarized MNIST (a fresh binarization per epoch), "
         "the IWAE paper's schedule truncated to its first six stages (364 of 3280 epochs; shipped; trained in 4768 s "
         "beside other jobs)",
@@ -72,9 +75,7 @@ PRESETS: dict[str, tuple[TrainConfig, str]] = {
         "4270 s beside other jobs)",
     ),
     "dmnist-vae-burda7": (
-        TrainConfig("dynamic-mnist", _IWAE_ARCH, epochs=729, patience=40, schedule="burda", binarization="resampled",
-                    start_epoch=364, warm_start=TrainConfig("dynamic-mnist", _IWAE_ARCH, epochs=364, patience=40,
-                                                            schedule="burda", binarization="resampled")),
+        dataclasses.replace(_DVAE_BURDA, epochs=729, start_epoch=364, warm_start=_DVAE_BURDA),
         "VAE (k = 1, ELBO-trained) 784-200-200-50 on dynamically binarized MNIST through the IWAE paper's first "
         "seven stages (1093 of 3280 epochs): dmnist-vae-burda continued from its weights through stage 6 (shipped: "
         "it stopped after 340 epochs, at epoch 704, in 1711 s)",
